@@ -1,0 +1,42 @@
+/* The ledger: one row per control period, and the totals a report is made of. */
+#ifndef CHASE_LEDGER_H
+#define CHASE_LEDGER_H
+
+#include <stddef.h>
+
+#include "chase/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chase_period {
+    double start;       /* UTC seconds */
+    double end;
+    double ci;          /* actual mean CI over the period, g/kWh */
+    double ci_forecast; /* what the policy was told */
+    double pl_w;        /* time-weighted mean power limit */
+    double energy_j;    /* all GPUs of the job */
+    double carbon_g;
+    double work;        /* units done in the period */
+    int stale;          /* the CI came from a stale or fallback value */
+} chase_period_t;
+
+typedef struct chase_ledger {
+    size_t n, cap;
+    chase_period_t *rows;
+} chase_ledger_t;
+
+typedef struct chase_totals {
+    double time_s, energy_j, carbon_g, work, mean_pl_w;
+} chase_totals_t;
+
+void chase_ledger_init(chase_ledger_t *l);
+void chase_ledger_free(chase_ledger_t *l);
+int chase_ledger_append(chase_ledger_t *l, const chase_period_t *row);
+void chase_ledger_totals(const chase_ledger_t *l, chase_totals_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

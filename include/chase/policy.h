@@ -1,0 +1,77 @@
+/* Power-limit policies behind one interface: max, fixed:W, static, chase, budget, oracle. */
+#ifndef CHASE_POLICY_H
+#define CHASE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chase/error.h"
+#include "chase/profile.h"
+#include "chase/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a policy knows when it decides the setting of the period [t, t + period_s). */
+typedef struct chase_policy_ctx {
+    double t;
+    double period_s;
+    double ci_forecast;         /* forecast CI of this period (g/kWh) */
+    const double *ci_past;      /* observed CI known at t, oldest first, ci_past_step_s apart (may be NULL) */
+    size_t n_past;
+    int64_t ci_past_step_s;
+    double work_done;           /* units done before t */
+    double work_total;          /* units of the whole job, or NAN when unknown */
+    double job_start;
+    double deadline;            /* time by which the job must end under its budget; INFINITY without one */
+    const chase_hull_t *hull;
+    const chase_profile_t *profile;
+} chase_policy_ctx_t;
+
+/* Power limits for one period: limit pl_w[i] for share[i] of the period, in order; shares add up to 1. */
+typedef struct chase_setting {
+    int n; /* 1 or 2 */
+    double pl_w[2];
+    double share[2];
+} chase_setting_t;
+
+/* Parameters every policy may read; fields a policy does not use are ignored. */
+typedef struct chase_policy_params {
+    double eta;          /* chase: weight of carbon vs time, 0..1 */
+    double max_power_w;  /* chase: MaxPower; NAN: the profile's top limit */
+    double max_ci;       /* chase: MaxCI; NAN: highest CI of the 24 h before the job (from ci_past) */
+    double budget_pct;   /* static, budget, oracle: slowdown budget against max, in percent */
+    double fixed_w;      /* fixed: the limit */
+    const chase_trace_t *truth; /* oracle: the whole true trace (perfect knowledge) */
+} chase_policy_params_t;
+
+typedef struct chase_policy_ops {
+    const char *name;
+    const char *summary;
+    void *(*create)(const chase_policy_params_t *params, const char *arg, chase_err_t *err);
+    int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
+    void (*destroy)(void *state);
+} chase_policy_ops_t;
+
+typedef struct chase_policy chase_policy_t;
+
+/* Sets params to the defaults: eta 0.5, max_power_w and max_ci NAN, budget 2.5 %, no fixed limit, no truth. */
+void chase_policy_params_init(chase_policy_params_t *params);
+
+/* Creates a policy from its spec: "max", "fixed:250", "static", "chase", "budget", "oracle". */
+int chase_policy_create(const char *spec, const chase_policy_params_t *params, chase_policy_t **out,
+                        chase_err_t *err);
+void chase_policy_free(chase_policy_t *p);
+const char *chase_policy_name(const chase_policy_t *p);
+
+/* The setting for the period described by ctx. */
+int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
+
+/* The registered policies, NULL-terminated. */
+const chase_policy_ops_t *const *chase_policy_list(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* Carbon-intensity signals behind one interface: trace replay, static value, and (later) live APIs. */
+#ifndef CHASE_SIGNAL_H
+#define CHASE_SIGNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chase/error.h"
+#include "chase/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    CHASE_SAMPLE_STALE = 1,    /* repeated from an older value because the source failed */
+    CHASE_SAMPLE_FORECAST = 2, /* a forecast, not an observation */
+    CHASE_SAMPLE_FILLED = 4    /* filled into a gap of the source */
+};
+
+/* One value: the average CI over [t, t + step_s). */
+typedef struct chase_sample {
+    int64_t t;
+    int64_t step_s;
+    double ci;
+    int flags;
+} chase_sample_t;
+
+/* What a signal implements. `now` is the caller's clock (UTC seconds): a signal returns only what is known then.
+ * history: observations with t >= since known at now, oldest first, at most cap (the newest kept).
+ * forecast: the source's own forecasts for t in [now, until) (NULL when the source has none).
+ * actual: mean CI over [t0, t1) for accounting, once known. */
+typedef struct chase_signal_ops {
+    const char *name;
+    int (*history)(void *self, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
+                   chase_err_t *err);
+    int (*forecast)(void *self, double now, int64_t until, chase_sample_t *out, size_t cap, size_t *n,
+                    chase_err_t *err);
+    int (*actual)(void *self, double t0, double t1, double *mean_ci, chase_err_t *err);
+    void (*destroy)(void *self);
+} chase_signal_ops_t;
+
+typedef struct chase_signal {
+    const chase_signal_ops_t *ops;
+    void *self;
+    int64_t step_s; /* the source's native step */
+} chase_signal_t;
+
+/* A signal that replays trace (kept by reference): at time now it knows the samples that ended by now. */
+int chase_signal_trace(const chase_trace_t *trace, chase_signal_t **out, chase_err_t *err);
+
+/* A signal that always reports value (g/kWh) with the given step. */
+int chase_signal_static(double value, int64_t step_s, chase_signal_t **out, chase_err_t *err);
+
+/* Frees s (NULL is fine). */
+void chase_signal_free(chase_signal_t *s);
+
+/* Convenience wrappers over the ops. */
+int chase_signal_history(chase_signal_t *s, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
+                         chase_err_t *err);
+int chase_signal_actual(chase_signal_t *s, double t0, double t1, double *mean_ci, chase_err_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* Time stamps (UTC, seconds since the Unix epoch) and durations. */
+#ifndef CHASE_TIMEUTIL_H
+#define CHASE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chase/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parses an ISO-8601 UTC time: "2020-01-01T00:00:00Z", "2020-01-01 00:00:00", "2020-01-01T00:00Z",
+ * "2020-01-01T00:00:00+00:00" (any offset is applied), or a date "2020-01-01". */
+int chase_time_parse(const char *text, int64_t *out, chase_err_t *err);
+
+/* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes); returns buf. */
+char *chase_time_format(int64_t t, char *buf, size_t size);
+
+/* Parses a duration: a number with an optional suffix s, m, h or d ("30m", "1.5h", "90"); plain numbers are seconds. */
+int chase_duration_parse(const char *text, double *out_s, chase_err_t *err);
+
+/* Seconds of the UTC day (0..86399) and day of week (0 = Monday) of t. */
+int chase_time_second_of_day(int64_t t);
+int chase_time_weekday(int64_t t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,46 @@
+/* The ledger of control periods. */
+#include "chase/ledger.h"
+
+#include <stdlib.h>
+
+void chase_ledger_init(chase_ledger_t *l)
+{
+    l->n = l->cap = 0;
+    l->rows = NULL;
+}
+
+void chase_ledger_free(chase_ledger_t *l)
+{
+    free(l->rows);
+    chase_ledger_init(l);
+}
+
+int chase_ledger_append(chase_ledger_t *l, const chase_period_t *row)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        chase_period_t *rows = realloc(l->rows, cap * sizeof *rows);
+        if (!rows)
+            return CHASE_ENOMEM;
+        l->rows = rows;
+        l->cap = cap;
+    }
+    l->rows[l->n++] = *row;
+    return CHASE_OK;
+}
+
+void chase_ledger_totals(const chase_ledger_t *l, chase_totals_t *out)
+{
+    double pl_time = 0;
+    out->time_s = out->energy_j = out->carbon_g = out->work = out->mean_pl_w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const chase_period_t *r = &l->rows[i];
+        double d = r->end - r->start;
+        out->time_s += d;
+        out->energy_j += r->energy_j;
+        out->carbon_g += r->carbon_g;
+        out->work += r->work;
+        pl_time += r->pl_w * d;
+    }
+    out->mean_pl_w = out->time_s > 0 ? pl_time / out->time_s : 0;
+}
