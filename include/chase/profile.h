@@ -70,6 +70,13 @@ double chase_profile_max_pl(const chase_profile_t *p);
  * CHASE_ERANGE outside the measured range. */
 int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, double *power_w);
 
+/* Built-in profiles (published Zeus measurements, see NOTICE): a copy of the named one ("a40-resnet50", ...). */
+int chase_profile_builtin(const char *name, chase_profile_t **out, chase_err_t *err);
+
+/* Names and one-line descriptions of the built-in profiles, NULL-terminated. */
+const char *const *chase_profile_builtin_names(void);
+const char *chase_profile_builtin_summary(const char *name);
+
 /* Builds the hull of p (free with chase_hull_free). */
 int chase_hull_build(const chase_profile_t *p, chase_hull_t *out, chase_err_t *err);
 void chase_hull_free(chase_hull_t *h);

@@ -52,6 +52,18 @@ int chase_signal_trace(const chase_trace_t *trace, chase_signal_t **out, chase_e
 /* A signal that always reports value (g/kWh) with the given step. */
 int chase_signal_static(double value, int64_t step_s, chase_signal_t **out, chase_err_t *err);
 
+/* Options for chase_signal_open. */
+typedef struct chase_signal_open_opts {
+    const char *cache_path; /* SQLite cache file for live providers; NULL: $XDG_CACHE_HOME/chase/cache.sqlite */
+    double now;             /* the caller's clock at opening (UTC seconds); trace replay starts here */
+} chase_signal_open_opts_t;
+
+/* Opens a signal from a spec: "trace:FILE[,start=TIME][,speed=N][,column=NAME]", "static:VALUE", and the live
+ * providers "NAME:key=value,..."; a comma-separated list of specs of different providers is a fallback chain.
+ * Errors name the part of the spec at fault (CHASE_EINVAL). */
+int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                      chase_err_t *err);
+
 /* Frees s (NULL is fine). */
 void chase_signal_free(chase_signal_t *s);
 
