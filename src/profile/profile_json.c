@@ -169,6 +169,19 @@ int chase_profile_read_json(const char *path, chase_profile_t **out, chase_err_t
     return rc;
 }
 
+/* Adds v printed with the fewest digits that read back as the very same double (cJSON's own printer only promises
+ * a close one), so that a written profile reads back bit for bit. */
+static int add_number(cJSON *obj, const char *key, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_AddRawToObject(obj, key, buf) != NULL;
+}
+
 static cJSON *to_json(const chase_profile_t *p)
 {
     cJSON *root = cJSON_CreateObject();
@@ -184,10 +197,8 @@ static cJSON *to_json(const chase_profile_t *p)
             cJSON_Delete(pt);
             goto fail;
         }
-        /* cJSON prints 17 significant digits whenever 15 would not read back the same double: round trips exact. */
-        if (!cJSON_AddNumberToObject(pt, "power_limit_w", p->pts[i].pl_w) ||
-            !cJSON_AddNumberToObject(pt, "throughput", p->pts[i].throughput) ||
-            !cJSON_AddNumberToObject(pt, "power_w", p->pts[i].power_w))
+        if (!add_number(pt, "power_limit_w", p->pts[i].pl_w) || !add_number(pt, "throughput", p->pts[i].throughput) ||
+            !add_number(pt, "power_w", p->pts[i].power_w))
             goto fail;
     }
     return root;
