@@ -32,10 +32,24 @@ static void fill(chase_ledger_t *l, double start, size_t n, double period_s, dou
     }
 }
 
-static double pl_steps(size_t i) { return 150 + 25 * (double)(i % 5); }
-static double pl_const(size_t i) { (void)i; return 300; }
-static double ci_wave(size_t i) { return 300 + 150 * sin((double)i * 0.13) + (double)(i % 7); }
-static double ci_const(size_t i) { (void)i; return 420; }
+static double pl_steps(size_t i)
+{
+    return 150 + 25 * (double)(i % 5);
+}
+static double pl_const(size_t i)
+{
+    (void)i;
+    return 300;
+}
+static double ci_wave(size_t i)
+{
+    return 300 + 150 * sin((double)i * 0.13) + (double)(i % 7);
+}
+static double ci_const(size_t i)
+{
+    (void)i;
+    return 420;
+}
 
 /* A cheap deterministic hash so that a huge ledger does not merge into a few segments. */
 static double pl_noisy(size_t i)
@@ -126,7 +140,7 @@ static void test_csv_reads_back(void)
     chase_ledger_t a, b;
     fill(&a, T2020, 3, 1800, pl_steps, ci_wave);
     fill(&b, T2020 + 900, 2, 1800, pl_const, ci_const);
-    b.rows[1].ci_forecast = NAN; /* a period without a forecast */
+    b.rows[1].ci_forecast = NAN;       /* a period without a forecast */
     b.rows[0].carbon_g = 1234.5678901; /* needs more than 6 digits */
     const char *odd = "odd, \"quoted\" name";
     chase_report_run_t runs[] = {{"max", &a}, {odd, &b}};
@@ -523,8 +537,12 @@ static void write_example(void)
         size_t n = N - (size_t)(r ? 6 - r : 12);
         for (size_t i = 0; i < n; i++) {
             double c = ci[i];
-            double pl = r == 0 ? 300 : r == 1 ? 225 : r == 2 ? fmin(300, fmax(150, 300 - (c - 220) * 0.9))
-                                                            : (c < 280 ? 300 : c < 340 ? 225 : 175);
+            double pl = r == 0   ? 300
+                        : r == 1 ? 225
+                        : r == 2 ? fmin(300, fmax(150, 300 - (c - 220) * 0.9))
+                                 : (c < 280   ? 300
+                                    : c < 340 ? 225
+                                              : 175);
             chase_period_t p = {T2020 + (double)i * 1800, T2020 + (double)(i + 1) * 1800, c, c, pl, pl * 1800, 0, 1, 0};
             chase_ledger_append(&l[r], &p);
         }

@@ -13,14 +13,14 @@
 
 enum {
     SVG_W = 960,
-    PLOT_X0 = 78,      /* left edge of the plots: room for tick labels and the rotated axis title */
-    PLOT_X1 = 780,     /* right edge: the margin beyond holds the line labels */
-    TOP_Y = 66,        /* below title and subtitle */
-    CI_H = 200,        /* height of the CI panel when the power panel is drawn */
+    PLOT_X0 = 78,  /* left edge of the plots: room for tick labels and the rotated axis title */
+    PLOT_X1 = 780, /* right edge: the margin beyond holds the line labels */
+    TOP_Y = 66,    /* below title and subtitle */
+    CI_H = 200,    /* height of the CI panel when the power panel is drawn */
     PANEL_GAP = 22,
     PL_H = 220,
-    SOLO_H = 360,      /* height of the CI panel when there are no runs to draw */
-    AXIS_BELOW = 64,   /* time tick labels (two lines) and the time axis title */
+    SOLO_H = 360,    /* height of the CI panel when there are no runs to draw */
+    AXIS_BELOW = 64, /* time tick labels (two lines) and the time axis title */
     MAX_TIME_TICKS = 9,
     LABEL_GAP = 14,    /* minimum vertical distance between two line labels */
     LABEL_CHARS = 20,  /* longer labels are cut with an ellipsis so they stay inside the margin */
@@ -176,8 +176,9 @@ static void put_value_axis(FILE *out, const yscale_t *y, const char *axis_title)
         fprintf(out, "<text x=\"%d\" y=\"%.1f\">%.*f</text>\n", PLOT_X0 - 6, py + 4, decimals,
                 fabs(v) < y->step * 1e-6 ? 0.0 : v);
     }
-    fprintf(out, "</g>\n<text transform=\"translate(20 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\" "
-                 "fill=\"#222\">%s</text>\n",
+    fprintf(out,
+            "</g>\n<text transform=\"translate(20 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\" "
+            "fill=\"#222\">%s</text>\n",
             (y->top + y->bottom) / 2, axis_title);
 }
 
@@ -211,8 +212,8 @@ static double month_start(int y, int mo)
  * labels apart. Grid lines go through every panel in [top, bottom]. */
 static void put_time_axis(FILE *out, const xscale_t *x, double top, double bottom)
 {
-    static const double steps[] = {60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
-                                   604800, 1209600};
+    static const double steps[] = {60,    300,   600,   900,   1800,   3600,   7200,
+                                   10800, 21600, 43200, 86400, 172800, 604800, 1209600};
     static const int month_steps[] = {1, 2, 3, 6, 12, 24, 60, 120, 240, 600};
     double span = x->t1 - x->t0, step = 0;
     int months = 0;
@@ -241,8 +242,7 @@ static void put_time_axis(FILE *out, const xscale_t *x, double top, double botto
     for (int k = 0; k < 60 && t <= x->t1 + 1e-6; k++) {
         double px = x_of(x, t);
         civil_t c = civil_of(t);
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>", px, px, top,
-                bottom);
+        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>", px, px, top, bottom);
         if (step && step < 86400) {
             fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">%02d:%02d</text>", px, bottom + 16, c.h, c.mi);
             if (c.d != prev.d || c.mo != prev.mo || c.y != prev.y)
@@ -264,8 +264,9 @@ static void put_time_axis(FILE *out, const xscale_t *x, double top, double botto
             t = month_start(m / 12, m % 12 + 1);
         }
     }
-    fprintf(out, "</g>\n<text x=\"%d\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" fill=\"#222\">"
-                 "Time (UTC)</text>\n",
+    fprintf(out,
+            "</g>\n<text x=\"%d\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" fill=\"#222\">"
+            "Time (UTC)</text>\n",
             (PLOT_X0 + PLOT_X1) / 2, bottom + 52);
 }
 
@@ -397,8 +398,9 @@ static void put_labels(FILE *out, label_t *lab, size_t n, double top, double bot
         /* A run that ended early gets a dotted guide to the margin; a label moved off its line's height gets a short
          * leader, so that each label still points at its line. */
         if (lab[i].x_end < PLOT_X1 - 6)
-            fprintf(out, "<line x1=\"%.1f\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\" "
-                         "stroke-dasharray=\"1 3\"/>",
+            fprintf(out,
+                    "<line x1=\"%.1f\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\" "
+                    "stroke-dasharray=\"1 3\"/>",
                     lab[i].x_end + 4, PLOT_X1, lab[i].want, lab[i].want, lab[i].colour);
         if (fabs(lab[i].y - lab[i].want) > 3)
             fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"0.8\" points=\"%d,%.1f %d,%.1f\"/>",
@@ -411,8 +413,8 @@ static void put_labels(FILE *out, label_t *lab, size_t n, double top, double bot
 }
 
 /* The CI line: the trace's samples over [t0, t1) when it covers any of it, else the ledger's per-period CI. */
-static int build_ci_line(line_t *ci, const chase_trace_t *trace, const chase_ledger_t *fallback, double t0,
-                         double t1, int *from_trace)
+static int build_ci_line(line_t *ci, const chase_trace_t *trace, const chase_ledger_t *fallback, double t0, double t1,
+                         int *from_trace)
 {
     *from_trace = 0;
     if (trace && trace->n) {
@@ -441,8 +443,8 @@ static int build_ci_line(line_t *ci, const chase_trace_t *trace, const chase_led
 
 /* Title, and a subtitle with the time span and where the CI line comes from: the trace (source NULL), the ledger
  * of the run named source, or nowhere (source ""). */
-static void put_header(FILE *out, const char *title, const chase_trace_t *trace, const char *source,
-                       const xscale_t *x, double height)
+static void put_header(FILE *out, const char *title, const chase_trace_t *trace, const char *source, const xscale_t *x,
+                       double height)
 {
     char a[40], b[40];
     fprintf(out,
@@ -451,16 +453,17 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
             "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<title>",
             SVG_W, height, SVG_W, height);
     put_text(out, title, 0);
-    fprintf(out, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-                 "<text x=\"%d\" y=\"26\" font-size=\"17\" font-weight=\"bold\" fill=\"#111\">",
+    fprintf(out,
+            "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%d\" y=\"26\" font-size=\"17\" font-weight=\"bold\" fill=\"#111\">",
             PLOT_X0);
     put_text(out, title, 0);
     chase_time_format((int64_t)floor(x->t0), a, sizeof a);
     chase_time_format((int64_t)ceil(x->t1), b, sizeof b);
     a[16] = b[16] = '\0'; /* minutes are enough */
     a[10] = b[10] = ' ';
-    fprintf(out, "</text>\n<text x=\"%d\" y=\"46\" font-size=\"12\" fill=\"#555\">%s to %s UTC \xC2\xB7 ", PLOT_X0,
-            a, b);
+    fprintf(out, "</text>\n<text x=\"%d\" y=\"46\" font-size=\"12\" fill=\"#555\">%s to %s UTC \xC2\xB7 ", PLOT_X0, a,
+            b);
     if (!source) {
         fputs("CI: trace ", out);
         put_text(out, trace->name[0] ? trace->name : "(unnamed)", 0);
@@ -474,8 +477,8 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
     fputs("</text>\n", out);
 }
 
-int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs,
-                     size_t n, chase_err_t *err)
+int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs, size_t n,
+                     chase_err_t *err)
 {
     if (!out)
         return chase_err_set(err, CHASE_EINVAL, "svg: no output stream");
@@ -545,12 +548,14 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
         goto done;
     }
     put_header(out, title, trace, from_trace ? NULL : ci.n ? ci_policy : "", &x, bottom + AXIS_BELOW);
-    put_value_axis(out, &yci, "Carbon intensity (gCO\xE2\x82\x82" "eq/kWh)");
+    put_value_axis(out, &yci,
+                   "Carbon intensity (gCO\xE2\x82\x82"
+                   "eq/kWh)");
     if (drawn)
         put_value_axis(out, &ypl, "Power limit (W)");
     put_time_axis(out, &x, TOP_Y, bottom);
-    fprintf(out, "<g fill=\"none\" stroke=\"#888\"><rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
-            PLOT_X0, yci.top, PLOT_X1 - PLOT_X0, yci.bottom - yci.top);
+    fprintf(out, "<g fill=\"none\" stroke=\"#888\"><rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", PLOT_X0,
+            yci.top, PLOT_X1 - PLOT_X0, yci.bottom - yci.top);
     if (drawn)
         fprintf(out, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", PLOT_X0, ypl.top, PLOT_X1 - PLOT_X0,
                 ypl.bottom - ypl.top);
