@@ -508,6 +508,33 @@ static void test_svg_degenerate(void)
     free(s);
     chase_ledger_free(&mixed);
 
+    /* values no chart can show are refused; times no calendar can show are dropped */
+    chase_ledger_t huge;
+    fill(&huge, T2020, 3, 1800, pl_const, ci_const);
+    huge.rows[1].pl_w = 1e300;
+    chase_report_run_t h = {"huge", &huge};
+    s = svg_of(NULL, NULL, &h, 1, &rc);
+    CHECK(rc == CHASE_ERANGE);
+    free(s);
+    huge.rows[1].pl_w = 250;
+    huge.rows[2].start = 1e300;
+    s = svg_of(NULL, NULL, &h, 1, &rc);
+    CHECK(rc == CHASE_OK);
+    check_svg(s);
+    free(s);
+    chase_ledger_free(&huge);
+
+    /* names with bytes that are not UTF-8 or not allowed in XML still give a readable file */
+    chase_ledger_t two;
+    fill(&two, T2020, 2, 1800, pl_steps, ci_wave);
+    chase_report_run_t odd[] = {{"ctl\x01\x1b[0m", &two}, {"sur\xed\xa0\x80x\xef\xbf\xbe\xc0\xaf\xe2\x82", &two}};
+    s = svg_of("t\x7f\x02", NULL, odd, 2, &rc);
+    CHECK(rc == CHASE_OK);
+    check_svg(s);
+    CHECK(strstr(s, ">ctl[0m</text>") != NULL && strstr(s, ">surx</text>") != NULL);
+    free(s);
+    chase_ledger_free(&two);
+
     /* bad arguments */
     chase_report_run_t bad = {NULL, &empty};
     s = svg_of(NULL, NULL, &bad, 1, &rc);

@@ -27,6 +27,10 @@ enum {
     MAX_POINTS = 20000 /* above this a line is reduced to min/max per pixel column */
 };
 
+/* Times beyond year 9999 or values beyond this are not something a chart of a training job can show. */
+#define MAX_TIME 253402300800.0
+#define MAX_VALUE 1e12
+
 /* Okabe & Ito's colour-blind-safe palette without its yellow (too pale on white) and black (kept for CI). */
 static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"};
 #define N_PALETTE (sizeof palette / sizeof palette[0])
@@ -70,7 +74,7 @@ static double y_of(const yscale_t *y, double v)
  * times or values are dropped (the line shows a gap there). */
 static int line_add(line_t *l, double t0, double t1, double v)
 {
-    if (!isfinite(t0) || !isfinite(t1) || !isfinite(v) || t1 <= t0)
+    if (!(fabs(t0) < MAX_TIME && fabs(t1) < MAX_TIME) || !isfinite(v) || t1 <= t0)
         return CHASE_OK;
     if (l->n && l->s[l->n - 1].v == v && fabs(l->s[l->n - 1].t1 - t0) < 1e-3) {
         l->s[l->n - 1].t1 = t1;
@@ -100,7 +104,11 @@ static void put_text(FILE *out, const char *s, size_t max_chars)
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         size_t len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
-        int ok = len > 0 && !(len == 2 && *p < 0xC2) && !(len == 4 && *p > 0xF4);
+        /* Reject overlong forms, surrogates, code points past U+10FFFF and U+FFFE/U+FFFF (not allowed in XML). */
+        int ok = len > 0 && !(len == 2 && *p < 0xC2) && !(len == 3 && *p == 0xE0 && p[1] < 0xA0) &&
+                 !(len == 3 && *p == 0xED && p[1] >= 0xA0) && !(len == 4 && *p == 0xF0 && p[1] < 0x90) &&
+                 !(len == 4 && *p == 0xF4 && p[1] >= 0x90) && !(len == 4 && *p > 0xF4) &&
+                 !(len == 3 && *p == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF));
         for (size_t k = 1; ok && k < len; k++)
             ok = (p[k] & 0xC0) == 0x80;
         if (!ok) {
@@ -142,11 +150,13 @@ static int yscale_fit(yscale_t *y, double vmin, double vmax, int from_zero)
     if (from_zero && vmin >= 0)
         vmin = 0;
     if (vmax - vmin <= 1e-9 * fmax(fabs(vmin), fabs(vmax))) {
-        double pad = fabs(vmax) > 0 ? fabs(vmax) * 0.1 : 1;
+        double pad = fabs(vmax) * 0.1;
+        if (!(pad >= 1e-9))
+            pad = 1;
         vmin = from_zero && vmin >= 0 ? vmin : vmin - pad;
         vmax += pad;
     }
-    if (!isfinite(vmax - vmin))
+    if (!(fmax(fabs(vmin), fabs(vmax)) <= MAX_VALUE))
         return CHASE_ERANGE;
     y->step = nice_step(vmax - vmin, 5);
     y->lo = floor(vmin / y->step) * y->step;
