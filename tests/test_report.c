@@ -578,7 +578,7 @@ static void write_example(void)
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (f) {
-        CHECK(chase_report_svg(f, "ResNet-50 on A40: power limit per policy", &tr, runs, 4, NULL) == CHASE_OK);
+        CHECK(chase_report_svg(f, "Example (made-up data): power limit per policy", &tr, runs, 4, NULL) == CHASE_OK);
         fclose(f);
     }
     for (int r = 0; r < 4; r++)
