@@ -28,8 +28,9 @@ static void fill(chase_ledger_t *l, double start, size_t n, double period_s, dou
         p.energy_j = p.pl_w * period_s * 0.9;
         p.carbon_g = p.energy_j / 3.6e6 * p.ci;
         p.work = period_s / 7.0;
-        CHECK(chase_ledger_append(l, &p) == CHASE_OK);
+        chase_ledger_append(l, &p);
     }
+    CHECK(l->n == n);
 }
 
 static double pl_steps(size_t i)
@@ -299,6 +300,8 @@ static void check_svg(const char *s)
     if (why)
         fprintf(stderr, "svg problem: %s\n", why);
     CHECK(why == NULL);
+    static const char root[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" ";
+    CHECK(!strncmp(s, root, sizeof root - 1)); /* no declaration: UTF-8 is XML's default */
     size_t len = strlen(s);
     CHECK(len > 7 && !strcmp(s + len - 7, "</svg>\n"));
     char *low = strdup(s);
@@ -532,6 +535,23 @@ static void test_svg_degenerate(void)
     CHECK(rc == CHASE_OK);
     check_svg(s);
     CHECK(strstr(s, ">ctl[0m</text>") != NULL && strstr(s, ">surx</text>") != NULL);
+    free(s);
+    chase_ledger_free(&two);
+
+    /* long names are cut on screen (labels at 20 characters, the title line at 80) but kept whole in <title> */
+    char title[201];
+    memset(title, 'T', 200);
+    title[200] = '\0';
+    fill(&two, T2020, 2, 1800, pl_steps, ci_wave);
+    chase_report_run_t longname = {"\xC3\xA9tude-of-a-very-long-policy-name", &two};
+    s = svg_of(title, NULL, &longname, 1, &rc);
+    CHECK(rc == CHASE_OK);
+    check_svg(s);
+    CHECK(strstr(s, title) != NULL);
+    char cut[100];
+    snprintf(cut, sizeof cut, ">%.80s\xE2\x80\xA6</text>", title);
+    CHECK(strstr(s, cut) != NULL);
+    CHECK(strstr(s, ">\xC3\xA9tude-of-a-very-long\xE2\x80\xA6</text>") != NULL);
     free(s);
     chase_ledger_free(&two);
 

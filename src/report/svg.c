@@ -23,6 +23,7 @@ enum {
     AXIS_BELOW = 64, /* time tick labels (two lines) and the time axis title */
     MAX_TIME_TICKS = 9,
     LABEL_GAP = 14,    /* minimum vertical distance between two line labels */
+    TITLE_CHARS = 80,  /* the title line is cut there (the <title> element keeps it whole) */
     LABEL_CHARS = 20,  /* longer labels are cut with an ellipsis so they stay inside the margin */
     MAX_POINTS = 20000 /* above this a line is reduced to min/max per pixel column */
 };
@@ -375,7 +376,6 @@ static int put_line(FILE *out, const line_t *l, const xscale_t *x, const yscale_
 typedef struct label {
     double x_end, want, y;
     const char *text, *colour;
-    size_t line;
 } label_t;
 
 static int by_want(const void *a, const void *b)
@@ -458,7 +458,6 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
 {
     char a[40], b[40];
     fprintf(out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
             "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<title>",
             SVG_W, height, SVG_W, height);
@@ -467,7 +466,7 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
             "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%d\" y=\"26\" font-size=\"17\" font-weight=\"bold\" fill=\"#111\">",
             PLOT_X0);
-    put_text(out, title, 0);
+    put_text(out, title, TITLE_CHARS);
     chase_time_format((int64_t)floor(x->t0), a, sizeof a);
     chase_time_format((int64_t)ceil(x->t1), b, sizeof b);
     a[16] = b[16] = '\0'; /* minutes are enough */
@@ -476,10 +475,10 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
             b);
     if (!source) {
         fputs("CI: trace ", out);
-        put_text(out, trace->name[0] ? trace->name : "(unnamed)", 0);
+        put_text(out, trace->name[0] ? trace->name : "(unnamed)", LABEL_CHARS * 2);
     } else if (*source) {
         fputs("CI: recorded in run \xE2\x80\x9C", out); /* “name” */
-        put_text(out, source, 0);
+        put_text(out, source, LABEL_CHARS * 2);
         fputs("\xE2\x80\x9D", out);
     } else {
         fputs("no CI known", out);
@@ -578,7 +577,7 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
     }
     if (ci.n) {
         rc = put_line(out, &ci, &x, &yci, "#222222", NULL, 1.4);
-        lab[0] = (label_t){x_of(&x, ci.s[ci.n - 1].t1), y_of(&yci, ci.s[ci.n - 1].v), 0, "CI", "#222222", 0};
+        lab[0] = (label_t){x_of(&x, ci.s[ci.n - 1].t1), y_of(&yci, ci.s[ci.n - 1].v), 0, "CI", "#222222"};
         if (!rc)
             put_labels(out, lab, 1, yci.top + 4, yci.bottom);
     }
@@ -590,7 +589,7 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
         c++;
         rc = put_line(out, &pl[i], &x, &ypl, colour, dash, 1.8);
         const seg_t *end = &pl[i].s[pl[i].n - 1];
-        lab[nl++] = (label_t){x_of(&x, end->t1), y_of(&ypl, end->v), 0, runs[i].policy, colour, i};
+        lab[nl++] = (label_t){x_of(&x, end->t1), y_of(&ypl, end->v), 0, runs[i].policy, colour};
     }
     if (!rc && nl)
         put_labels(out, lab, nl, ypl.top + 4, ypl.bottom + 8);
