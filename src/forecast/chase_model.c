@@ -29,7 +29,12 @@
 #define HALF_LIFE_S (30.0 * 86400)
 #define EW_HALF_LIFE_S (7.0 * 86400)
 #define RESID_HALF_LIFE_S (7.0 * 86400)
-#define PRIOR 100.0        /* ridge strength in pseudo-samples */
+#ifndef HUBER
+#define HUBER 1.0
+#endif
+#ifndef PRIOR
+#define PRIOR 100.0
+#endif        /* ridge strength in pseudo-samples */
 #define Z80 1.2815515655446004
 
 typedef struct horizon_model {
@@ -215,17 +220,22 @@ static int chase_observe(void *state, int64_t t, double ci)
         double x[NF], target = ci - zo;
         features(m, k, k, zo, x);
         double e = target - dot(x, hm->w);
+        /* Huber weight: a sample far outside the recent error spread counts less, so one spike cannot swing the
+         * weights (the scores are relative errors, which a squared loss chasing spikes serves badly). */
+        double sd = hm->rn > 0 ? sqrt(hm->r2 / hm->rn) : 0, om = 1;
+        if (sd > 0 && fabs(e) > HUBER * sd)
+            om = HUBER * sd / fabs(e);
         hm->r2 = m->lam_r * hm->r2 + e * e;
         hm->rn = m->lam_r * hm->rn + 1;
         for (int i = 0; i < NF; i++) {
             for (int j = 0; j <= i; j++) {
-                double v = m->lam * hm->a[i * NF + j] + x[i] * x[j];
+                double v = m->lam * hm->a[i * NF + j] + om * x[i] * x[j];
                 hm->a[i * NF + j] = v;
                 hm->a[j * NF + i] = v;
             }
-            hm->b[i] = m->lam * hm->b[i] + x[i] * target;
+            hm->b[i] = m->lam * hm->b[i] + om * x[i] * target;
         }
-        hm->neff = m->lam * hm->neff + 1;
+        hm->neff = m->lam * hm->neff + om;
         ridge_solve(hm);
     }
     return CHASE_OK;
