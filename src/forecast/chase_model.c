@@ -273,6 +273,12 @@ static void chase_destroy(void *state)
     free(m);
 }
 
+size_t chase_model_chase_state_bytes(int64_t step_s)
+{
+    size_t cap = (size_t)(7 * (86400 / step_s) + HMAX + 2);
+    return sizeof(chase_model_t) + 3 * cap * sizeof(double);
+}
+
 const chase_forecaster_ops_t chase_model_chase = {
     "chase", "direct per-horizon ridge regression on recent, daily and weekly lags, learnt online (default)",
     chase_create, chase_observe, chase_predict, chase_destroy};

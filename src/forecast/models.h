@@ -10,4 +10,7 @@ extern const chase_forecaster_ops_t chase_model_seasonal_week;
 extern const chase_forecaster_ops_t chase_model_svr_paper;
 extern const chase_forecaster_ops_t chase_model_chase;
 
+/* Bytes of state the "chase" model holds for samples step_s apart (for the benchmark's size check). */
+size_t chase_model_chase_state_bytes(int64_t step_s);
+
 #endif
