@@ -36,6 +36,9 @@
 #define PRIOR 100.0
 #endif        /* ridge strength in pseudo-samples */
 #define Z80 1.2815515655446004
+#ifndef CLIP
+#define CLIP 6.0           /* features are clipped to CLIP times their typical size */
+#endif
 
 typedef struct horizon_model {
     double a[NF * NF]; /* exponentially weighted sum of x x' */
@@ -43,6 +46,8 @@ typedef struct horizon_model {
     double w[NF];
     double neff;       /* ... of 1 */
     double r2, rn;     /* weighted squared forecast errors and their weight, for the interval */
+    double xs[NF];     /* weighted sum of |x| per feature (with xn: the typical size, for clipping) */
+    double xn;
 } horizon_model_t;
 
 typedef struct chase_model {
@@ -165,6 +170,21 @@ static void ridge_solve(horizon_model_t *hm)
     }
 }
 
+/* Clips each feature to CLIP times its typical size, so that a spike in the inputs (a bad reading, a one-hour
+ * outage) moves a forecast by a bounded amount instead of by its weight times the spike. */
+static void clip_features(const horizon_model_t *hm, double *x)
+{
+    if (hm->xn < 24)
+        return;
+    for (int i = 1; i < NF; i++) {
+        double lim = CLIP * hm->xs[i] / hm->xn;
+        if (x[i] > lim)
+            x[i] = lim;
+        else if (x[i] < -lim)
+            x[i] = -lim;
+    }
+}
+
 static double dot(const double *a, const double *b)
 {
     double s = 0;
@@ -219,6 +239,10 @@ static int chase_observe(void *state, int64_t t, double ci)
         horizon_model_t *hm = &m->hm[k - 1];
         double x[NF], target = ci - zo;
         features(m, k, k, zo, x);
+        for (int i = 0; i < NF; i++)
+            hm->xs[i] = m->lam * hm->xs[i] + fabs(x[i]);
+        hm->xn = m->lam * hm->xn + 1;
+        clip_features(hm, x);
         double e = target - dot(x, hm->w);
         /* Huber weight: a sample far outside the recent error spread counts less, so one spike cannot swing the
          * weights (the scores are relative errors, which a squared loss chasing spikes serves badly). */
@@ -253,6 +277,7 @@ static int chase_predict(void *state, int64_t last_t, int h, double *mean, doubl
         const horizon_model_t *hm = &m->hm[k - 1];
         double x[NF];
         features(m, 0, k, z, x);
+        clip_features(hm, x);
         double v = z + dot(x, hm->w);
         mean[k - 1] = v > 0 ? v : 0;
         double half = hm->rn >= 24 ? Z80 * sqrt(hm->r2 / hm->rn) : NAN;
