@@ -25,7 +25,10 @@
 static const char *const models[NM] = {"persistence", "seasonal", "seasonal-week", "svr-paper", "chase"};
 enum { PERS, SEAS, WEEK, SVR, CHASE };
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static size_t list_csv(const char *dir, char **out, size_t n, size_t max)
 {
@@ -147,8 +150,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_forecast: %s\n", err.msg);
                 continue;
             }
-            chase_forecast_eval_opts_t eo = {.horizon_s = (int64_t)(horizons_h[hi] * 3600), .from = INT64_MIN,
-                                             .to = INT64_MAX};
+            chase_forecast_eval_opts_t eo = {
+                .horizon_s = (int64_t)(horizons_h[hi] * 3600), .from = INT64_MIN, .to = INT64_MAX};
             chase_forecast_score_t rows[NM + 1];
             double *pub = NULL;
             if (has_column(files[i], "dacf_forecast")) {
@@ -177,8 +180,8 @@ int main(int argc, char **argv)
             if (eo.compare)
                 snprintf(pubtxt, sizeof pubtxt, "%.2f", rows[NM].mape_pct);
             printf("%-34s %6.2f %6.2f %6.2f %6.2f %6.2f %9s | %6.3f %6.3f %6.3f\n", tr->name, rows[PERS].mape_pct,
-                   rows[SEAS].mape_pct, rows[WEEK].mape_pct, rows[SVR].mape_pct, rows[CHASE].mape_pct, pubtxt, rp,
-                   rs, rsvr);
+                   rows[SEAS].mape_pct, rows[WEEK].mape_pct, rows[SVR].mape_pct, rows[CHASE].mape_pct, pubtxt, rp, rs,
+                   rsvr);
             log_rp[hi] += log(rp);
             log_rs[hi] += log(rs);
             log_rsvr[hi] += log(rsvr);
@@ -206,8 +209,7 @@ int main(int argc, char **argv)
     printf("  1 h: chase beats persistence and svr-paper on every trace: %s (%d of %zu)\n",
            beats_all_1h ? "met" : "NOT met", n_ok, counted[0]);
     double g1 = counted[0] ? exp(log_rp[0] / counted[0]) : NAN;
-    printf("  1 h: geometric-mean MAPE ratio to persistence <= 0.70: %s (%.3f)\n", g1 <= 0.70 ? "met" : "NOT met",
-           g1);
+    printf("  1 h: geometric-mean MAPE ratio to persistence <= 0.70: %s (%.3f)\n", g1 <= 0.70 ? "met" : "NOT met", g1);
     printf("  24 h: chase <= 0.9 x seasonal on every trace: %s\n", seas24_ok ? "met" : "NOT met");
     if (longest) {
         printf("\n");

@@ -49,8 +49,8 @@ static void test_time_order_enforced(void)
         CHECK(chase_forecaster_last(f) == INT64_MIN);
         CHECK(chase_forecaster_observe(f, T0, 100) == CHASE_OK);
         CHECK(chase_forecaster_observe(f, T0 + HOUR, 110) == CHASE_OK);
-        CHECK(chase_forecaster_observe(f, T0 + HOUR, 120) == CHASE_EINVAL);     /* same time again */
-        CHECK(chase_forecaster_observe(f, T0, 120) == CHASE_EINVAL);            /* the past */
+        CHECK(chase_forecaster_observe(f, T0 + HOUR, 120) == CHASE_EINVAL);      /* same time again */
+        CHECK(chase_forecaster_observe(f, T0, 120) == CHASE_EINVAL);             /* the past */
         CHECK(chase_forecaster_observe(f, T0 + HOUR + 60, 120) == CHASE_EINVAL); /* off the step grid */
         CHECK(chase_forecaster_observe(f, T0 + 2 * HOUR, -5) == CHASE_ERANGE);
         CHECK(chase_forecaster_observe(f, T0 + 2 * HOUR, INFINITY) == CHASE_ERANGE);
@@ -91,8 +91,7 @@ static void test_future_spike_changes_nothing_before_it(void)
         chase_forecaster_free(fb);
     }
     /* The evaluation scores forecasts made before the spike identically too, and differently after it. */
-    chase_forecast_eval_opts_t o = {.horizon_s = HOUR, .from = T0 + 24 * 8 * HOUR,
-                                    .to = T0 + (int64_t)spike * HOUR};
+    chase_forecast_eval_opts_t o = {.horizon_s = HOUR, .from = T0 + 24 * 8 * HOUR, .to = T0 + (int64_t)spike * HOUR};
     chase_forecast_score_t sa[N_MODELS], sb[N_MODELS];
     CHECK(chase_forecast_evaluate(a, all_models, N_MODELS, &o, sa, NULL) == CHASE_OK);
     CHECK(chase_forecast_evaluate(b, all_models, N_MODELS, &o, sb, NULL) == CHASE_OK);

@@ -13,9 +13,15 @@
 #define T0 1656633600LL /* 2022-07-01T00:00:00Z */
 #define STEP 1800
 
-static void quiet(const char *s) { (void)s; }
+static void quiet(const char *s)
+{
+    (void)s;
+}
 
-static double series(int i) { return 400 + 60 * sin(i * 0.37) + 25 * cos(i * 1.3) + (i % 5) * 3; }
+static double series(int i)
+{
+    return 400 + 60 * sin(i * 0.37) + 25 * cos(i * 1.3) + (i % 5) * 3;
+}
 
 static void feat(struct svm_node *n, int64_t t, double prev)
 {
@@ -114,7 +120,7 @@ static void test_short_and_gappy_history(void)
     chase_forecaster_observe(f, T0 + 3600, 310);
     chase_forecaster_observe(f, T0 + 7200, 320);
     CHECK(chase_forecaster_predict(f, 1, mean, NULL, NULL, NULL) == CHASE_ENODATA); /* 2 pairs */
-    chase_forecaster_observe(f, T0 + 5 * 3600, 330);                                  /* after a gap: no pair */
+    chase_forecaster_observe(f, T0 + 5 * 3600, 330);                                /* after a gap: no pair */
     CHECK(chase_forecaster_predict(f, 1, mean, NULL, NULL, NULL) == CHASE_ENODATA);
     chase_forecaster_observe(f, T0 + 6 * 3600, 340);
     CHECK(chase_forecaster_predict(f, 1, mean, NULL, NULL, NULL) == CHASE_OK);

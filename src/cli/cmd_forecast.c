@@ -18,54 +18,55 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: chase forecast --trace FILE --at TIME [--horizon 24h] [--model chase] [OPTIONS]\n"
-            "       chase forecast eval --trace FILE [--horizon 1h] [--models LIST] [OPTIONS]\n"
-            "       chase forecast --list\n"
-            "\n"
-            "chase sets each period's power limit before the period starts, so it acts on a forecast of the grid's\n"
-            "carbon intensity (CI). The first form prints the forecast a model would have made at TIME from the\n"
-            "trace's samples before TIME only. 'eval' replays the trace and scores each model's forecasts.\n"
-            "\n"
-            "How eval works (rolling origin): each model is given the samples one at a time, in time order; after\n"
-            "each sample it forecasts the sample HORIZON ahead, which is compared with the true value. A model never\n"
-            "sees a sample after the forecast's origin. By default the first half of the trace is warm-up and the\n"
-            "second half is scored. Samples the trace reader filled (short gaps) are given to the models as missing\n"
-            "and not scored. When a model has too little history, persistence stands in (counted as 'fallback').\n"
-            "\n"
-            "Options:\n"
-            "  --trace FILE          CSV trace: time,ci; a named column; or an Electricity Maps portal export\n"
-            "  --column NAME         CI column to read (default: ci, else actual, else the Electricity Maps column)\n"
-            "  --lca                 Electricity Maps export: read the life-cycle (LCA) column instead of direct\n"
-            "  --horizon H           lead time: 30m, 1h, 24h ... a multiple of the trace step, at most %d steps\n"
-            "                        (default 24h for a forecast, 1h for eval)\n"
-            "  --at TIME             forecast: the time the forecast is made (ISO-8601 UTC); uses samples before it\n"
-            "  --model NAME          forecast: the model (default chase)\n"
-            "  --models LIST         eval: comma-separated models (default: all)\n"
-            "  --from TIME           eval: first target time scored (default: the middle of the trace)\n"
-            "  --to TIME             eval: score targets before this time (default: to the end)\n"
-            "  --compare-column NAME eval: also score a published forecast held in this column, on the same hours;\n"
-            "                        automatic when the file has a dacf_forecast or watttime_forecast column\n"
-            "                        ('none' turns it off)\n"
-            "  --json FILE           write JSON to FILE ('-' for stdout) instead of the table\n"
-            "  --list                list the models\n"
-            "\n"
-            "Eval columns: MAPE %% (mean absolute percentage error), MAE g/kWh, n (points scored), ratio to\n"
-            "persistence (below 1 beats 'next = now'), fallback (points where persistence stood in).\n"
-            "JSON (eval): {\"trace\", \"horizon_h\", \"results\": [{\"model\", \"mape_pct\", \"mae_g_per_kwh\", \"n\",\n"
-            "  \"n_fallback\", \"ratio_to_persistence\"}]}\n"
-            "JSON (forecast): {\"trace\", \"model\", \"at\", \"last_sample\", \"step_s\", \"fallback\", \"forecast\":\n"
-            "  [{\"time\", \"ci_g_per_kwh\", \"lo_g_per_kwh\", \"hi_g_per_kwh\", \"actual_g_per_kwh\"}]} (lo/hi: 80 %%\n"
-            "  interval, null when the model has none; actual: null when not in the trace)\n"
-            "\n"
-            "Examples:\n"
-            "  chase forecast eval --trace ../shared/data/carbon/dacf-CISO-2020-2021.csv\n"
-            "  chase forecast eval --trace ../shared/data/carbon/dacf-forecast-DE-2021H2.csv --horizon 24h\n"
-            "  chase forecast eval --trace AU-NSW_2023_hourly.csv --lca --models persistence,chase --json -\n"
-            "  chase forecast --trace ../shared/data/carbon/eia-CISO-2022.csv --at 2022-06-01T00:00:00Z --horizon 24h\n"
-            "\n"
-            "Models:\n",
-            CHASE_FORECAST_MAX_HORIZON);
+    fprintf(
+        out,
+        "Usage: chase forecast --trace FILE --at TIME [--horizon 24h] [--model chase] [OPTIONS]\n"
+        "       chase forecast eval --trace FILE [--horizon 1h] [--models LIST] [OPTIONS]\n"
+        "       chase forecast --list\n"
+        "\n"
+        "chase sets each period's power limit before the period starts, so it acts on a forecast of the grid's\n"
+        "carbon intensity (CI). The first form prints the forecast a model would have made at TIME from the\n"
+        "trace's samples before TIME only. 'eval' replays the trace and scores each model's forecasts.\n"
+        "\n"
+        "How eval works (rolling origin): each model is given the samples one at a time, in time order; after\n"
+        "each sample it forecasts the sample HORIZON ahead, which is compared with the true value. A model never\n"
+        "sees a sample after the forecast's origin. By default the first half of the trace is warm-up and the\n"
+        "second half is scored. Samples the trace reader filled (short gaps) are given to the models as missing\n"
+        "and not scored. When a model has too little history, persistence stands in (counted as 'fallback').\n"
+        "\n"
+        "Options:\n"
+        "  --trace FILE          CSV trace: time,ci; a named column; or an Electricity Maps portal export\n"
+        "  --column NAME         CI column to read (default: ci, else actual, else the Electricity Maps column)\n"
+        "  --lca                 Electricity Maps export: read the life-cycle (LCA) column instead of direct\n"
+        "  --horizon H           lead time: 30m, 1h, 24h ... a multiple of the trace step, at most %d steps\n"
+        "                        (default 24h for a forecast, 1h for eval)\n"
+        "  --at TIME             forecast: the time the forecast is made (ISO-8601 UTC); uses samples before it\n"
+        "  --model NAME          forecast: the model (default chase)\n"
+        "  --models LIST         eval: comma-separated models (default: all)\n"
+        "  --from TIME           eval: first target time scored (default: the middle of the trace)\n"
+        "  --to TIME             eval: score targets before this time (default: to the end)\n"
+        "  --compare-column NAME eval: also score a published forecast held in this column, on the same hours;\n"
+        "                        automatic when the file has a dacf_forecast or watttime_forecast column\n"
+        "                        ('none' turns it off)\n"
+        "  --json FILE           write JSON to FILE ('-' for stdout) instead of the table\n"
+        "  --list                list the models\n"
+        "\n"
+        "Eval columns: MAPE %% (mean absolute percentage error), MAE g/kWh, n (points scored), ratio to\n"
+        "persistence (below 1 beats 'next = now'), fallback (points where persistence stood in).\n"
+        "JSON (eval): {\"trace\", \"horizon_h\", \"results\": [{\"model\", \"mape_pct\", \"mae_g_per_kwh\", \"n\",\n"
+        "  \"n_fallback\", \"ratio_to_persistence\"}]}\n"
+        "JSON (forecast): {\"trace\", \"model\", \"at\", \"last_sample\", \"step_s\", \"fallback\", \"forecast\":\n"
+        "  [{\"time\", \"ci_g_per_kwh\", \"lo_g_per_kwh\", \"hi_g_per_kwh\", \"actual_g_per_kwh\"}]} (lo/hi: 80 %%\n"
+        "  interval, null when the model has none; actual: null when not in the trace)\n"
+        "\n"
+        "Examples:\n"
+        "  chase forecast eval --trace ../shared/data/carbon/dacf-CISO-2020-2021.csv\n"
+        "  chase forecast eval --trace ../shared/data/carbon/dacf-forecast-DE-2021H2.csv --horizon 24h\n"
+        "  chase forecast eval --trace AU-NSW_2023_hourly.csv --lca --models persistence,chase --json -\n"
+        "  chase forecast --trace ../shared/data/carbon/eia-CISO-2022.csv --at 2022-06-01T00:00:00Z --horizon 24h\n"
+        "\n"
+        "Models:\n",
+        CHASE_FORECAST_MAX_HORIZON);
     for (const chase_forecaster_ops_t *const *m = chase_forecaster_models(); *m; m++)
         fprintf(out, "  %-14s %s\n", (*m)->name, (*m)->summary);
     fprintf(out, "See docs/forecasting.md for the models and the benchmark.\n");
@@ -82,10 +83,10 @@ static int parse_args(int argc, char **argv, args_t *a)
     struct {
         const char *name;
         const char **dst;
-    } opts[] = {{"--trace", &a->trace},     {"--column", &a->column}, {"--at", &a->at},
-                {"--model", &a->model},     {"--models", &a->models}, {"--from", &a->from},
-                {"--to", &a->to},           {"--compare-column", &a->compare},
-                {"--json", &a->json},       {"--horizon", &a->horizon}};
+    } opts[] = {{"--trace", &a->trace},    {"--column", &a->column},          {"--at", &a->at},
+                {"--model", &a->model},    {"--models", &a->models},          {"--from", &a->from},
+                {"--to", &a->to},          {"--compare-column", &a->compare}, {"--json", &a->json},
+                {"--horizon", &a->horizon}};
     int i = 1;
     if (argc > 1 && !strcmp(argv[1], "eval")) {
         a->eval = 1;
@@ -325,10 +326,9 @@ static int cmd_eval(const args_t *a, const chase_trace_t *tr)
     }
     char t0[32], t1[32];
     int64_t from = eo.from == INT64_MIN ? tr->start + (int64_t)(tr->n / 2) * tr->step_s : eo.from;
-    printf("Forecast evaluation on %s: horizon %g h (%lld steps of %lld s), targets from %s%s%s\n", tr->name,
-           horizon_h, (long long)(eo.horizon_s / tr->step_s), (long long)tr->step_s,
-           chase_time_format(from, t0, sizeof t0), eo.to == INT64_MAX ? "" : " to ",
-           eo.to == INT64_MAX ? "" : chase_time_format(eo.to, t1, sizeof t1));
+    printf("Forecast evaluation on %s: horizon %g h (%lld steps of %lld s), targets from %s%s%s\n", tr->name, horizon_h,
+           (long long)(eo.horizon_s / tr->step_s), (long long)tr->step_s, chase_time_format(from, t0, sizeof t0),
+           eo.to == INT64_MAX ? "" : " to ", eo.to == INT64_MAX ? "" : chase_time_format(eo.to, t1, sizeof t1));
     printf("%-18s %8s %10s %7s %10s %9s\n", "model", "MAPE %", "MAE g/kWh", "n", "ratio", "fallback");
     for (size_t i = 0; i < nrows; i++)
         printf("%-18s %8.2f %10.2f %7zu %10.3f %9zu\n", rows[i].model, rows[i].mape_pct, rows[i].mae_g_per_kwh,
@@ -426,8 +426,8 @@ static int cmd_at(const args_t *a, const chase_trace_t *tr)
             json_number(o, "actual_g_per_kwh", actual);
             cJSON_AddItemToArray(arr, o);
         } else {
-            printf("%-21s %10.2f %10.2f %10.2f %10.2f\n", chase_time_format(t, ts, sizeof ts), mean[k - 1],
-                   lo[k - 1], hi[k - 1], actual);
+            printf("%-21s %10.2f %10.2f %10.2f %10.2f\n", chase_time_format(t, ts, sizeof ts), mean[k - 1], lo[k - 1],
+                   hi[k - 1], actual);
         }
     }
     return root ? write_json(root, a->json) : 0;

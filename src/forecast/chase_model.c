@@ -24,7 +24,7 @@
 #include "forecast/history.h"
 #include "forecast/models.h"
 
-#define NF 10              /* features per horizon */
+#define NF 10 /* features per horizon */
 #define HMAX CHASE_FORECAST_MAX_HORIZON
 #define HALF_LIFE_S (30.0 * 86400)
 #define EW_HALF_LIFE_S (7.0 * 86400)
@@ -34,27 +34,27 @@
 #endif
 #ifndef PRIOR
 #define PRIOR 100.0
-#endif        /* ridge strength in pseudo-samples */
+#endif /* ridge strength in pseudo-samples */
 #define Z80 1.2815515655446004
 #ifndef CLIP
-#define CLIP 6.0           /* features are clipped to CLIP times their typical size */
+#define CLIP 6.0 /* features are clipped to CLIP times their typical size */
 #endif
 
 typedef struct horizon_model {
     double a[NF * NF]; /* exponentially weighted sum of x x' */
     double b[NF];      /* ... of x * target */
     double w[NF];
-    double neff;       /* ... of 1 */
-    double r2, rn;     /* weighted squared forecast errors and their weight, for the interval */
-    double xs[NF];     /* weighted sum of |x| per feature (with xn: the typical size, for clipping) */
+    double neff;   /* ... of 1 */
+    double r2, rn; /* weighted squared forecast errors and their weight, for the interval */
+    double xs[NF]; /* weighted sum of |x| per feature (with xn: the typical size, for clipping) */
     double xn;
 } horizon_model_t;
 
 typedef struct chase_model {
-    chase_hist_t val;  /* the samples */
-    chase_hist_t m24;  /* mean of the real samples of the 24 h ending at each sample */
-    chase_hist_t ew;   /* slow moving average at each sample */
-    long day;          /* steps per day */
+    chase_hist_t val; /* the samples */
+    chase_hist_t m24; /* mean of the real samples of the 24 h ending at each sample */
+    chase_hist_t ew;  /* slow moving average at each sample */
+    long day;         /* steps per day */
     double sum24;
     long cnt24;
     double ewv;
@@ -95,7 +95,10 @@ static void *chase_create(int64_t step_s, const char *options, chase_err_t *err)
     return m;
 }
 
-static double nz(double v) { return isnan(v) ? 0.0 : v; }
+static double nz(double v)
+{
+    return isnan(v) ? 0.0 : v;
+}
 
 /* Mean of the real values among back(first + i*stride), i = 0..n-1; NAN when none. */
 static double lag_mean(const chase_hist_t *h, long first, long stride, int n)
@@ -305,5 +308,6 @@ size_t chase_model_chase_state_bytes(int64_t step_s)
 }
 
 const chase_forecaster_ops_t chase_model_chase = {
-    "chase", "direct per-horizon ridge regression on recent, daily and weekly lags, learnt online (default)",
-    chase_create, chase_observe, chase_predict, chase_destroy};
+    "chase",       "direct per-horizon ridge regression on recent, daily and weekly lags, learnt online (default)",
+    chase_create,  chase_observe,
+    chase_predict, chase_destroy};

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 typedef struct chase_hist {
-    double *v;      /* cap values, v[head] is the last one */
+    double *v; /* cap values, v[head] is the last one */
     size_t cap;
     size_t head;
-    size_t count;   /* samples pushed and still held (at most cap) */
+    size_t count; /* samples pushed and still held (at most cap) */
     int64_t step_s;
     int64_t last_t; /* INT64_MIN before the first push */
 } chase_hist_t;

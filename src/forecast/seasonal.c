@@ -22,8 +22,8 @@ static void *seasonal_create_period(int64_t step_s, const char *options, int64_t
         return NULL;
     }
     if (period_s % step_s != 0) {
-        chase_err_set(err, CHASE_EINVAL, "%s needs a step that divides %lld s (got %lld s)", name,
-                      (long long)period_s, (long long)step_s);
+        chase_err_set(err, CHASE_EINVAL, "%s needs a step that divides %lld s (got %lld s)", name, (long long)period_s,
+                      (long long)step_s);
         return NULL;
     }
     seasonal_t *s = malloc(sizeof *s);
@@ -87,10 +87,10 @@ static void seasonal_destroy(void *state)
     free(s);
 }
 
-const chase_forecaster_ops_t chase_model_seasonal = {
-    "seasonal", "same time of day one day earlier", seasonal_day_create, seasonal_observe, seasonal_predict,
-    seasonal_destroy};
+const chase_forecaster_ops_t chase_model_seasonal = {"seasonal",          "same time of day one day earlier",
+                                                     seasonal_day_create, seasonal_observe,
+                                                     seasonal_predict,    seasonal_destroy};
 
-const chase_forecaster_ops_t chase_model_seasonal_week = {
-    "seasonal-week", "same time one week earlier", seasonal_week_create, seasonal_observe, seasonal_predict,
-    seasonal_destroy};
+const chase_forecaster_ops_t chase_model_seasonal_week = {"seasonal-week",      "same time one week earlier",
+                                                          seasonal_week_create, seasonal_observe,
+                                                          seasonal_predict,     seasonal_destroy};

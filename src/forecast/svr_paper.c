@@ -22,15 +22,18 @@
 
 typedef struct svr_paper {
     chase_hist_t hist;
-    long window;               /* training targets: the last `window` samples (24 h) */
-    struct svm_node *nodes;    /* window * 4 nodes: sin, cos, previous value, end marker */
+    long window;            /* training targets: the last `window` samples (24 h) */
+    struct svm_node *nodes; /* window * 4 nodes: sin, cos, previous value, end marker */
     struct svm_node **x;
     double *y;
-    struct svm_model *model;   /* refers to nodes; NULL until fitted */
-    int stale;                 /* a sample arrived since the last fit */
+    struct svm_model *model; /* refers to nodes; NULL until fitted */
+    int stale;               /* a sample arrived since the last fit */
 } svr_paper_t;
 
-static void svr_quiet(const char *s) { (void)s; }
+static void svr_quiet(const char *s)
+{
+    (void)s;
+}
 
 static void svr_features(struct svm_node *n, int64_t t, double prev)
 {
@@ -157,4 +160,5 @@ static void svr_destroy(void *state)
 
 const chase_forecaster_ops_t chase_model_svr_paper = {
     "svr-paper", "the paper's RBF support-vector regressor on time of day and the previous value (libsvm)",
-    svr_create, svr_observe, svr_predict, svr_destroy};
+    svr_create,  svr_observe,
+    svr_predict, svr_destroy};
