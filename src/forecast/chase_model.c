@@ -3,8 +3,9 @@
  *
  * Each model predicts the change from the last value, z(t+k) - z(t), from features known at the origin t:
  *   1; the last two one-step changes (momentum); the value at the target's time of day on the latest past day
- *   relative to now, and how much it changed over the same k steps that day; the 7-day mean profile at the target's
- *   time of day relative to now and to the profile at the origin's time of day; the value one week before the
+ *   relative to now, and how much it changed over the same k steps that day; the 7-day profile (mean without the
+ *   week's extremes) at the target's time of day relative to now and to the profile at the origin's time of day;
+ *   the value one week before the
  *   target relative to now; the mean of the last 24 h and a slow moving average (7-day half-life) relative to now
  *   (mean reversion).
  * Lags are counted in steps of the true step, so 30-min and 5-min series get the same features as hourly ones.
@@ -12,7 +13,8 @@
  * Weights start at zero, which is persistence; the ridge penalty is worth PRIOR pseudo-samples per feature (scaled
  * by that feature's own spread, so it is unit-free), so the model leaves persistence only as fast as the data
  * justify. Old samples fade with a 30-day half-life so the weights follow seasons. A constant series has all
- * features and targets zero and is forecast exactly.
+ * features and targets zero and is forecast exactly. Robustness: a sample far outside the recent error spread gets
+ * a Huber weight, and features are clipped at CLIP times their typical size.
  * Gaps: a missing value makes the features that need it 0 ("no information") and trains nothing on a missing
  * origin or target. Forecasts from a missing origin start from the last real value. CHASE_ENODATA only when no
  * real value is in the last 8 days.
@@ -29,16 +31,11 @@
 #define HALF_LIFE_S (30.0 * 86400)
 #define EW_HALF_LIFE_S (7.0 * 86400)
 #define RESID_HALF_LIFE_S (7.0 * 86400)
-#ifndef HUBER
-#define HUBER 1.0
-#endif
-#ifndef PRIOR
-#define PRIOR 100.0
-#endif /* ridge strength in pseudo-samples */
+#define HUBER 1.0   /* errors beyond HUBER times the recent RMS error get weight HUBER * RMS / |error| */
+#define PRIOR 100.0 /* ridge strength in pseudo-samples */
 #define Z80 1.2815515655446004
-#ifndef CLIP
-#define CLIP 6.0 /* features are clipped to CLIP times their typical size */
-#endif
+#define TRIM_MIN 5 /* the 7-day profile drops its extremes when it has at least this many days */
+#define CLIP 6.0   /* features are clipped to CLIP times their typical size */
 
 typedef struct horizon_model {
     double a[NF * NF]; /* exponentially weighted sum of x x' */
@@ -100,18 +97,24 @@ static double nz(double v)
     return isnan(v) ? 0.0 : v;
 }
 
-/* Mean of the real values among back(first + i*stride), i = 0..n-1; NAN when none. */
+/* Mean of the real values among back(first + i*stride), i = 0..n-1 (n <= 7), without the largest and the smallest
+ * when there are at least TRIM_MIN: one spike in the last week then does not leak into a week of forecasts at that
+ * time of day. NAN when there is no real value. */
 static double lag_mean(const chase_hist_t *h, long first, long stride, int n)
 {
-    double s = 0;
+    double s = 0, lo = INFINITY, hi = -INFINITY;
     int c = 0;
     for (int i = 0; i < n; i++) {
         double v = chase_hist_back(h, first + i * stride);
         if (!isnan(v)) {
             s += v;
             c++;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
     }
+    if (c >= TRIM_MIN)
+        return (s - lo - hi) / (c - 2);
     return c ? s / c : NAN;
 }
 
