@@ -255,6 +255,11 @@ static int chase_observe(void *state, int64_t t, double ci)
         double sd = hm->rn > 0 ? sqrt(hm->r2 / hm->rn) : 0, om = 1;
         if (sd > 0 && fabs(e) > HUBER * sd)
             om = HUBER * sd / fabs(e);
+        /* Relative weight: the score is a relative error, so a target at half the usual level counts double
+         * (capped at 4 so that a reading near zero cannot dominate). */
+        double lvl = chase_hist_back(&m->ew, 0);
+        if (ci > 0 && lvl > 0)
+            om *= fmin(lvl / ci, 4.0);
         hm->r2 = m->lam_r * hm->r2 + e * e;
         hm->rn = m->lam_r * hm->rn + 1;
         for (int i = 0; i < NF; i++) {
