@@ -11,29 +11,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: chase devices [--json FILE]\n"
-            "\n"
-            "Lists the NVIDIA GPUs that NVML sees: index, name, UUID, PCI bus id, the current, default, minimum and\n"
-            "maximum power limit, the power drawn now, and the cumulative energy counter. It only reads: no setting\n"
-            "is changed, so it is safe on any machine and needs no special rights.\n"
-            "\n"
-            "Options:\n"
-            "  --json FILE   write JSON to FILE ('-' for standard output) instead of the table:\n"
-            "                {\"devices\":[{\"index\",\"name\",\"uuid\",\"pci_bus_id\",\"power_limit_w\",\n"
-            "                 \"default_power_limit_w\",\"min_power_limit_w\",\"max_power_limit_w\",\"power_w\",\n"
-            "                 \"energy_j\"}]}; a value the GPU does not report is null, a GPU that failed has \"error\".\n"
-            "  -h, --help    show this help\n"
-            "\n"
-            "Environment:\n"
-            "  CHASE_NVML_LIBRARY   NVML library to load (default libnvidia-ml.so.1, from the NVIDIA driver)\n"
-            "\n"
-            "Examples:\n"
-            "  chase devices                       # a table for people\n"
-            "  chase devices --json - | jq '.devices[].power_limit_w'\n"
-            "  CHASE_NVML_LIBRARY=build/tests/nvml/libnvidia-ml-fake.so chase devices   # try it without a GPU\n"
-            "\n"
-            "Exit status: 0 when every GPU could be read, 1 when NVML is missing or a GPU failed, 2 for bad options.\n");
+    fprintf(
+        out,
+        "Usage: chase devices [--json FILE]\n"
+        "\n"
+        "Lists the NVIDIA GPUs that NVML sees: index, name, UUID, PCI bus id, the current, default, minimum and\n"
+        "maximum power limit, the power drawn now, and the cumulative energy counter. It only reads: no setting\n"
+        "is changed, so it is safe on any machine and needs no special rights.\n"
+        "\n"
+        "Options:\n"
+        "  --json FILE   write JSON to FILE ('-' for standard output) instead of the table:\n"
+        "                {\"devices\":[{\"index\",\"name\",\"uuid\",\"pci_bus_id\",\"power_limit_w\",\n"
+        "                 \"default_power_limit_w\",\"min_power_limit_w\",\"max_power_limit_w\",\"power_w\",\n"
+        "                 \"energy_j\"}]}; a value the GPU does not report is null, a GPU that failed has \"error\".\n"
+        "  -h, --help    show this help\n"
+        "\n"
+        "Environment:\n"
+        "  CHASE_NVML_LIBRARY   NVML library to load (default libnvidia-ml.so.1, from the NVIDIA driver)\n"
+        "\n"
+        "Examples:\n"
+        "  chase devices                       # a table for people\n"
+        "  chase devices --json - | jq '.devices[].power_limit_w'\n"
+        "  CHASE_NVML_LIBRARY=build/tests/nvml/libnvidia-ml-fake.so chase devices   # try it without a GPU\n"
+        "\n"
+        "Exit status: 0 when every GPU could be read, 1 when NVML is missing or a GPU failed, 2 for bad options.\n");
 }
 
 static void add_number(cJSON *o, const char *key, double v)

@@ -11,19 +11,21 @@
 #include "gpu/nvml_api.h"
 
 /* How a GPU's energy is read: NVML's counter (Volta and newer) or, when the driver says NOT_SUPPORTED, power
- * samples integrated over the calls to energy() (trapezoids), which is only as good as the sampling is dense. */
+ * samples integrated over the calls to energy() and info() (trapezoids), which is only as good as the sampling is
+ * dense. A limit change closes the interval at the old power, and the first reading after it stands for the next. */
 typedef enum { ENERGY_UNKNOWN, ENERGY_COUNTER, ENERGY_INTEGRATED } energy_mode_t;
 
 typedef struct nvml_gpu {
     nvml_device_t dev;
-    int lost;             /* NVML said GPU_IS_LOST: every later call fails fast, naming the GPU */
-    char label[160];      /* "GPU 1 (NVIDIA A40, 00000000:41:00.0)" for messages */
+    int lost;         /* NVML said GPU_IS_LOST: every later call fails fast, naming the GPU */
+    int lost_at_open; /* ... already when chase opened NVML */
+    char label[160];  /* "GPU 1 (NVIDIA A40, 00000000:41:00.0)" for messages */
     energy_mode_t mode;
-    double reported_j;    /* last value energy() returned: the floor for the next one */
-    double counter_last_j; /* last raw counter reading, to spot a reset */
+    double reported_j;       /* last value energy() returned: the floor for the next one */
+    double counter_last_j;   /* last raw counter reading, to spot a reset */
     double counter_offset_j; /* sum of the counter values lost to resets */
     int counter_seen;
-    double sample_t;      /* integrated mode: time (s, monotonic) and power (W) of the last sample */
+    double sample_t; /* integrated mode: time (s, monotonic) and power (W) of the last sample */
     double sample_w;
 } nvml_gpu_t;
 
@@ -72,8 +74,7 @@ static int nvml_fail(chase_nvml_t *nv, int idx, const char *what, nvml_return_t 
                              "%s: %s: %s; the NVIDIA kernel driver is not loaded: check that nvidia-smi works "
                              "(modprobe nvidia, or install the driver)",
                              label, what, text);
-    case NVML_ERROR_INVALID_ARGUMENT:
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s: %s", label, what, text);
+    case NVML_ERROR_INVALID_ARGUMENT: return chase_err_set(err, CHASE_EINVAL, "%s: %s: %s", label, what, text);
     default: return chase_err_set(err, CHASE_EGPU, "%s: %s failed: %s (NVML code %d)", label, what, text, rc);
     }
 }
@@ -85,9 +86,11 @@ static int gpu_usable(chase_nvml_t *nv, int idx, chase_err_t *err)
         return chase_err_set(err, CHASE_ENOTFOUND, "no GPU %d: NVML reports %d GPU%s (indices 0..%d)", idx, nv->n,
                              nv->n == 1 ? "" : "s", nv->n - 1);
     if (nv->gpu[idx].lost)
-        return chase_err_set(err, CHASE_EGPU, "%s is lost: it stopped answering earlier in this run; see dmesg and "
-                                              "nvidia-smi, the GPU needs a reset",
-                             nv->gpu[idx].label);
+        return chase_err_set(err, CHASE_EGPU,
+                             "%s is lost: it stopped answering %s; see dmesg and nvidia-smi, the GPU "
+                             "needs a reset",
+                             nv->gpu[idx].label,
+                             nv->gpu[idx].lost_at_open ? "before chase started" : "earlier in this run");
     return CHASE_OK;
 }
 
@@ -153,7 +156,9 @@ static int energy_integrated(chase_nvml_t *nv, int idx, double *joules, chase_er
         g->sample_t = t;
         g->sample_w = w;
     }
-    g->reported_j += 0.5 * (w + g->sample_w) * (t - g->sample_t);
+    /* After a limit change the power at the last sample is unknown (NAN): the new reading stands for the interval. */
+    double w_before = isnan(g->sample_w) ? w : g->sample_w;
+    g->reported_j += 0.5 * (w + w_before) * (t - g->sample_t);
     g->sample_t = t;
     g->sample_w = w;
     *joules = g->reported_j;
@@ -260,6 +265,12 @@ static int nvml_set_power_limit(void *self, int idx, double w, chase_err_t *err)
         return chase_err_set(err, CHASE_ENOTSUP,
                              "%s: this NVML has no nvmlDeviceSetPowerManagementLimit; chase can only observe",
                              g->label);
+    if (g->mode == ENERGY_INTEGRATED) {
+        /* Close the integration interval at the old power, so the change does not smear over the whole interval. */
+        double j;
+        if ((rc = energy_integrated(nv, idx, &j, err)) != CHASE_OK && rc != CHASE_ENOTSUP)
+            return rc;
+    }
     unsigned int mw = (unsigned int)lround(w * 1000.0);
     if (nv->api.power_limit_constraints) {
         unsigned int lo = 0, hi = 0;
@@ -273,6 +284,8 @@ static int nvml_set_power_limit(void *self, int idx, double w, chase_err_t *err)
     nvml_return_t nrc = nv->api.set_power_limit(g->dev, mw);
     if (nrc != NVML_SUCCESS)
         return nvml_fail(nv, idx, "nvmlDeviceSetPowerManagementLimit", nrc, err);
+    if (g->mode == ENERGY_INTEGRATED)
+        g->sample_w = NAN;
     return CHASE_OK;
 }
 
@@ -305,7 +318,7 @@ static int open_gpu(chase_nvml_t *nv, int i, chase_err_t *err)
     snprintf(g->label, sizeof g->label, "GPU %d", i);
     nvml_return_t rc = nv->api.device_handle((unsigned int)i, &g->dev);
     if (rc == NVML_ERROR_GPU_IS_LOST) {
-        g->lost = 1;
+        g->lost = g->lost_at_open = 1;
         return CHASE_OK;
     }
     if (rc != NVML_SUCCESS)

@@ -21,7 +21,7 @@ static int resolve(void *lib, const char *const *names, void *fn_slot, size_t fn
     return -1;
 }
 
-#define RESOLVE(api, member, ...)                                                                                    \
+#define RESOLVE(api, member, ...)                                                                                      \
     resolve((api)->lib, (const char *const[]){__VA_ARGS__, NULL}, &(api)->member, sizeof((api)->member))
 
 int nvml_api_load(nvml_api_t *api, chase_err_t *err)

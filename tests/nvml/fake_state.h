@@ -19,7 +19,7 @@ typedef struct fake_gpu_state {
     uint32_t default_mw; /* the limit the GPU boots with */
     uint32_t min_mw;
     uint32_t max_mw;
-    uint32_t set_calls;  /* successful nvmlDeviceSetPowerManagementLimit calls, over all processes */
+    uint32_t set_calls; /* successful nvmlDeviceSetPowerManagementLimit calls, over all processes */
     uint32_t flags;
     double energy_mj;      /* energy drawn from creation up to since_ns */
     int64_t since_ns;      /* CLOCK_MONOTONIC time of the last limit change (or creation) */

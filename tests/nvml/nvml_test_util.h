@@ -36,10 +36,10 @@ static inline const char *nvml_test_fresh(const char *name, int n_gpus)
     char n[16];
     snprintf(n, sizeof n, "%d", n_gpus);
     setenv("FAKE_NVML_GPUS", n, 1);
-    static const char *const injected[] = {"FAKE_NVML_NO_PERMISSION", "FAKE_NVML_DRIVER_NOT_LOADED",
-                                           "FAKE_NVML_LOSE_GPU",      "FAKE_NVML_NO_ENERGY",
-                                           "FAKE_NVML_RESET_ENERGY_AT", "FAKE_NVML_DRAW_W",
-                                           "FAKE_NVML_LOAD"};
+    static const char *const injected[] = {
+        "FAKE_NVML_NO_PERMISSION", "FAKE_NVML_DRIVER_NOT_LOADED", "FAKE_NVML_LOSE_GPU",
+        "FAKE_NVML_NO_ENERGY",     "FAKE_NVML_RESET_ENERGY_AT",   "FAKE_NVML_DRAW_W",
+        "FAKE_NVML_LOAD"};
     for (size_t i = 0; i < sizeof injected / sizeof injected[0]; i++)
         unsetenv(injected[i]);
     return path;

@@ -298,6 +298,21 @@ static void test_energy_not_supported(void)
     CHECK(e0 >= 0);
     CHECK(e1 - e0 >= 235 * (t2 - t1) - 1e-6);
     CHECK(e1 - e0 <= 235 * (t3 - t0) + 1e-6);
+    /* A limit change splits the integration: 235 W up to the change, the new 150 W after it, not a blend of both
+     * over the whole interval (which would be off by (235 - 150) / 2 W times the interval). */
+    double a0 = nvml_test_now();
+    CHECK(g->ops->energy(g->self, 0, &e0, &err) == CHASE_OK);
+    double a1 = nvml_test_now();
+    nvml_test_sleep(0.03);
+    double s0 = nvml_test_now();
+    CHECK(g->ops->set_power_limit(g->self, 0, 150, &err) == CHASE_OK);
+    double s1 = nvml_test_now();
+    nvml_test_sleep(0.2);
+    double b0 = nvml_test_now();
+    CHECK(g->ops->energy(g->self, 0, &e1, &err) == CHASE_OK);
+    double b1 = nvml_test_now();
+    CHECK(e1 - e0 >= 235 * (s0 - a1) + 150 * (b0 - s1) - 1e-6);
+    CHECK(e1 - e0 <= 235 * (s1 - a0) + 150 * (b1 - s0) + 1e-6);
     /* info reports the same integrated counter. */
     chase_gpu_info_t in;
     CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
