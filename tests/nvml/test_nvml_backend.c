@@ -150,6 +150,17 @@ static void test_missing_library(void)
     CHECK(strstr(err.msg, "/nonexistent/libnvidia-ml.so.1") != NULL);
     CHECK(strstr(err.msg, "CHASE_NVML_LIBRARY") != NULL);
 
+    /* Empty means unset: the driver's library, which this machine may or may not have. */
+    setenv("CHASE_NVML_LIBRARY", "", 1);
+    int rc = chase_gpu_nvml_open(&g, &err);
+    if (rc == CHASE_OK) {
+        chase_gpu_free(g);
+    } else {
+        CHECK(rc == CHASE_ENOTFOUND || rc == CHASE_EGPU);
+        if (rc == CHASE_ENOTFOUND)
+            CHECK(strstr(err.msg, "libnvidia-ml.so.1") != NULL && strstr(err.msg, "install the NVIDIA driver"));
+    }
+
     /* A library that loads but is not NVML. */
     setenv("CHASE_NVML_LIBRARY", "libm.so.6", 1);
     CHECK(chase_gpu_nvml_open(&g, &err) == CHASE_ENOTFOUND);

@@ -106,6 +106,18 @@ static void test_table(void)
     CHECK(strstr(out, "300.0") != NULL);
 }
 
+static void test_no_gpu(void)
+{
+    nvml_test_fresh("devnone", 0);
+    CHECK(chase("devices", NULL) == 0);
+    CHECK(strstr(out, "NVML sees no GPU") != NULL);
+    CHECK(chase("devices --json -", NULL) == 0);
+    cJSON *root = cJSON_Parse(out);
+    CHECK(cJSON_IsArray(cJSON_GetObjectItem(root, "devices")));
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(root, "devices")) == 0);
+    cJSON_Delete(root);
+}
+
 static void test_errors(void)
 {
     char errfile[1100], err[4096];
@@ -152,6 +164,7 @@ int main(void)
         return skip;
     RUN(test_json);
     RUN(test_table);
+    RUN(test_no_gpu);
     RUN(test_errors);
     CHECK_DONE();
 }
