@@ -1,15 +1,14 @@
 /* A fake libnvidia-ml: the NVML entry points chase uses, over simulated A40-like GPUs, so that chase's real NVML
  * backend runs in CI without a GPU. The GPUs live in a state file shared by every process (fake_state.h).
  *
- * Each GPU draws min(limit, FAKE_NVML_DRAW_W) * FAKE_NVML_LOAD watts all the time, and its energy counter grows with
- * that power from the moment the state was created. Failures are injected through the environment (read at
- * nvmlInit):
- *   FAKE_NVML_STATE=FILE              share the GPUs through FILE (unset: this process only)
- *   FAKE_NVML_GPUS=N                  GPUs in a new state (default 2)
- *   FAKE_NVML_NO_PERMISSION=1         nvmlDeviceSetPowerManagementLimit returns NO_PERMISSION
- *   FAKE_NVML_DRIVER_NOT_LOADED=1     nvmlInit returns DRIVER_NOT_LOADED
- *   FAKE_NVML_LOSE_GPU=IDX[,AFTER]    GPU IDX is lost once this process has made AFTER calls on it (default 0)
- *   FAKE_NVML_NO_ENERGY=1             nvmlDeviceGetTotalEnergyConsumption returns NOT_SUPPORTED
+ * Each GPU draws min(limit, FAKE_NVML_DRAW_W) * FAKE_NVML_LOAD watts all the time (or, with
+ * FAKE_NVML_POWER_CURVE=LIMIT_W:POWER_W,..., the curve's power at its limit, e.g. from a measured profile), and its
+ * energy counter grows with that power from the moment the state was created. Failures are injected through the
+ * environment (read at nvmlInit): FAKE_NVML_STATE=FILE              share the GPUs through FILE (unset: this process
+ * only) FAKE_NVML_GPUS=N                  GPUs in a new state (default 2) FAKE_NVML_NO_PERMISSION=1
+ * nvmlDeviceSetPowerManagementLimit returns NO_PERMISSION FAKE_NVML_DRIVER_NOT_LOADED=1     nvmlInit returns
+ * DRIVER_NOT_LOADED FAKE_NVML_LOSE_GPU=IDX[,AFTER]    GPU IDX is lost once this process has made AFTER calls on it
+ * (default 0) FAKE_NVML_NO_ENERGY=1             nvmlDeviceGetTotalEnergyConsumption returns NOT_SUPPORTED
  *   FAKE_NVML_RESET_ENERGY_AT=N       each GPU's energy counter restarts from 0 at this process's Nth read of it
  * Built twice: as libnvidia-ml-fake.so (a current driver) and, with FAKE_NVML_V1, as libnvidia-ml-fake-v1.so (an
  * old driver: unversioned entry points only, the v1 PCI struct, no energy counter). */

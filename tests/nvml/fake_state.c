@@ -33,6 +33,43 @@ static double env_double(const char *name, double dflt, double lo, double hi)
     return v;
 }
 
+/* Reads FAKE_NVML_POWER_CURVE ("100:98.5,150:140,...", limits ascending) into s; a bad curve is reported and
+ * ignored, leaving the min(limit, draw cap) model. */
+static void parse_curve(fake_state_t *s)
+{
+    const char *text = getenv("FAKE_NVML_POWER_CURVE");
+    if (!text || !*text)
+        return;
+    const char *p = text;
+    uint32_t n = 0;
+    while (*p) {
+        char *end;
+        double l = strtod(p, &end);
+        if (end == p || *end != ':')
+            break;
+        p = end + 1;
+        double w = strtod(p, &end);
+        if (end == p || !(l > 0 && w > 0) || n == FAKE_CURVE_MAX || (n > 0 && l <= s->curve_limit_w[n - 1]))
+            break;
+        s->curve_limit_w[n] = l;
+        s->curve_power_w[n] = w;
+        n++;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            break;
+    }
+    if (*p || n == 0) {
+        fprintf(stderr,
+                "fake NVML: FAKE_NVML_POWER_CURVE=%s should be LIMIT_W:POWER_W pairs, limits ascending, at most %d; "
+                "ignored\n",
+                text, FAKE_CURVE_MAX);
+        return;
+    }
+    s->curve_n = n;
+}
+
 /* An A40-like board: limits 100..300 W, boots at 300 W. */
 static void init_state(fake_state_t *s)
 {
@@ -43,6 +80,7 @@ static void init_state(fake_state_t *s)
     s->draw_cap_w = env_double("FAKE_NVML_DRAW_W", 235, 1, 1000);
     s->load = env_double("FAKE_NVML_LOAD", 1, 0, 1);
     s->created_ns = fake_state_now_ns();
+    parse_curve(s);
     for (int i = 0; i < FAKE_NVML_MAX_GPUS; i++) {
         fake_gpu_state_t *g = &s->gpu[i];
         g->min_mw = 100000;
@@ -127,8 +165,24 @@ void fake_state_unlock(fake_state_handle_t *h)
 
 double fake_state_power_mw(const fake_state_t *s, int i)
 {
-    double cap_mw = s->draw_cap_w * 1000.0;
     double lim = s->gpu[i].limit_mw;
+    if (s->curve_n > 0) {
+        const double *L = s->curve_limit_w, *P = s->curve_power_w;
+        uint32_t n = s->curve_n;
+        double w = lim / 1000.0, p;
+        if (w <= L[0])
+            p = P[0];
+        else if (w >= L[n - 1])
+            p = P[n - 1];
+        else {
+            uint32_t k = 1;
+            while (L[k] < w)
+                k++;
+            p = P[k - 1] + (P[k] - P[k - 1]) * (w - L[k - 1]) / (L[k] - L[k - 1]);
+        }
+        return p * 1000.0 * s->load;
+    }
+    double cap_mw = s->draw_cap_w * 1000.0;
     return (lim < cap_mw ? lim : cap_mw) * s->load;
 }
 

@@ -331,6 +331,28 @@ static void test_energy_not_supported(void)
     chase_gpu_free(g);
 }
 
+/* A power curve (as from a measured profile) replaces the min(limit, cap) model, linear between its points. */
+static void test_power_curve(void)
+{
+    const char *state = nvml_test_fresh("curve", 1);
+    setenv("FAKE_NVML_POWER_CURVE", "100:90,200:170,300:235", 1);
+    chase_gpu_t *g = open_ok();
+    if (!g)
+        return;
+    chase_err_t err;
+    chase_gpu_info_t in;
+    double limits[] = {300, 250, 150, 100}, draws[] = {235, 202.5, 130, 90};
+    for (int k = 0; k < 4; k++) {
+        CHECK(g->ops->set_power_limit(g->self, 0, limits[k], &err) == CHASE_OK);
+        CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+        CHECK_NEAR(in.power_w, draws[k], 1e-3);
+    }
+    chase_gpu_free(g);
+    cJSON *s = fake_state_json(state, NULL);
+    CHECK_NEAR(state_number(s, 0, "power_w"), 90, 1e-3);
+    cJSON_Delete(s);
+}
+
 /* An old driver: unversioned entry points only, the v1 PCI struct, and no energy counter at all. */
 static void test_old_driver(void)
 {
@@ -374,6 +396,7 @@ int main(void)
     RUN(test_energy_follows_limit);
     RUN(test_energy_counter_reset);
     RUN(test_energy_not_supported);
+    RUN(test_power_curve);
     RUN(test_old_driver);
     CHECK_DONE();
 }
