@@ -251,6 +251,8 @@ int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what
         resp->status = 0;
         CURLcode cc = curl_easy_perform(h);
         resp->attempts = attempt + 1;
+        if (cc == CURLE_FILESIZE_EXCEEDED)
+            k.over = 1; /* refused from its Content-Length, before any byte of the body */
         if (cc == CURLE_OK)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
         resp->retry_after_s = k.retry_after_s;
