@@ -114,6 +114,10 @@ const char *chase_provider_name(const chase_signal_t *s);
 int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_signal_t **out,
                           chase_err_t *err);
 
+/* Name of the source that gave chain s its last history ("electricitymaps"), the last good one while stale, or
+ * NULL when none has answered yet or s is not a chain. */
+const char *chase_signal_fallback_source(const chase_signal_t *s);
+
 /* Opens one member of a chain: name is the provider, keys its comma-separated keys ("" when none). */
 typedef int (*chase_signal_open_one_fn)(const char *name, const char *keys, const chase_signal_open_opts_t *opts,
                                         chase_signal_t **out, chase_err_t *err);

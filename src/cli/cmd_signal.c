@@ -52,13 +52,6 @@ static void usage(FILE *out)
             "See docs/providers.md for each provider's details and what happens when it fails.\n");
 }
 
-/* Until the spec parser with trace/static is on this branch, the command opens live providers itself. */
-static int open_one(const char *name, const char *keys, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                    chase_err_t *err)
-{
-    return chase_provider_open(name, keys, opts, out, err);
-}
-
 static cJSON *samples_json(const chase_sample_t *s, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -131,7 +124,7 @@ int chase_cmd_signal(int argc, char **argv)
     double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
     chase_signal_open_opts_t opts = {.cache_path = cache, .now = now};
     chase_signal_t *sig = NULL;
-    int rc = chase_signal_open_chain(spec, &opts, open_one, &sig, &err);
+    int rc = chase_signal_open(spec, &opts, &sig, &err);
     if (rc != CHASE_OK) {
         fprintf(stderr, "chase signal: %s\n", err.msg);
         return chase_exit_status(rc);
@@ -149,16 +142,13 @@ int chase_cmd_signal(int argc, char **argv)
     }
     if (hist_s > 0)
         hrc = chase_signal_history(sig, now, (int64_t)floor(now - hist_s), hist, MAX_SAMPLES, &nh, &herr);
-    if (fc_s > 0) {
-        if (sig->ops->forecast)
-            frc = sig->ops->forecast(sig->self, now, (int64_t)ceil(now + fc_s), fc, MAX_SAMPLES, &nf, &ferr);
-        else
-            frc = chase_err_set(&ferr, CHASE_ENOTSUP, "this source has no forecast");
-    }
+    if (fc_s > 0)
+        frc = chase_signal_forecast(sig, now, (int64_t)ceil(now + fc_s), fc, MAX_SAMPLES, &nf, &ferr);
     if (json) {
         cJSON *root = cJSON_CreateObject();
         char when[32];
-        cJSON_AddStringToObject(root, "source", chase_provider_name(sig));
+        const char *src = chase_signal_fallback_source(sig);
+        cJSON_AddStringToObject(root, "source", src ? src : chase_provider_name(sig));
         cJSON_AddStringToObject(root, "now", chase_time_format((int64_t)floor(now), when, sizeof when));
         if (hist_s > 0) {
             cJSON_AddItemToObject(root, "history", samples_json(hist, nh));

@@ -41,6 +41,7 @@ static void note_failure(char *buf, size_t size, const char *name, const chase_e
 static void prime_from_cache(fb_t *f, double now)
 {
     chase_sample_t s[4];
+    size_t newest = f->n;
     for (size_t i = 0; i < f->n; i++) {
         size_t k = 0;
         if (chase_provider_cached(f->m[i], now, (int64_t)floor(now - f->max_stale_s) - 86400, s, 4, &k, NULL) ==
@@ -53,9 +54,12 @@ static void prime_from_cache(fb_t *f, double now)
                 f->have_good = 1;
                 f->good = s[k - 1];
                 f->good_at = at;
+                newest = i;
             }
         }
     }
+    if (newest < f->n)
+        f->source = newest;
 }
 
 static int fb_history(void *self, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
@@ -175,6 +179,14 @@ static const chase_signal_ops_t fb_ops = {
     .actual = fb_actual,
     .destroy = fb_destroy,
 };
+
+const char *chase_signal_fallback_source(const chase_signal_t *s)
+{
+    if (!s || s->ops != &fb_ops)
+        return NULL;
+    const fb_t *f = s->self;
+    return f->have_good && f->source < f->n ? chase_provider_name(f->m[f->source]) : NULL;
+}
 
 int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_signal_t **out,
                           chase_err_t *err)

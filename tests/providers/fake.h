@@ -2,6 +2,7 @@
 #ifndef CHASE_TEST_FAKE_H
 #define CHASE_TEST_FAKE_H
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,44 @@ static inline const char *temp_dir(char *buf, size_t size)
     const char *base = getenv("TMPDIR");
     snprintf(buf, size, "%s/chase-test-XXXXXX", base ? base : "/tmp");
     return mkdtemp(buf);
+}
+
+/* Captures what the library writes to stderr between capture_start and capture_end (a file in dir). */
+static int capture_saved = -1;
+static char capture_path[300];
+static inline void capture_start(const char *dir)
+{
+    snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", dir);
+    fflush(stderr);
+    capture_saved = dup(2);
+    int fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static inline char *capture_end(void)
+{
+    static char buf[8192];
+    fflush(stderr);
+    dup2(capture_saved, 2);
+    close(capture_saved);
+    FILE *f = fopen(capture_path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    if (strstr(buf, "CHECK"))
+        fputs(buf, stderr); /* a failed check inside the capture must still be seen */
+    return buf;
+}
+
+/* How many times needle occurs in hay. */
+static inline int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
 }
 
 #endif

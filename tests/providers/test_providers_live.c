@@ -1,6 +1,5 @@
 /* Each provider end to end against the loopback fake: real formats in, g/kWh out, the cache in between, and every
  * failure the issue lists giving a clear error without losing what the cache holds. */
-#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -50,32 +49,6 @@ static size_t cached_rows(chase_signal_t *sig, double now)
     size_t n = 0;
     chase_provider_cached(sig, now, 0, s, 4096, &n, NULL);
     return n;
-}
-
-/* Captures what the library writes to stderr while fn runs. */
-static int saved_stderr = -1;
-static char captured_path[300];
-static void capture_start(void)
-{
-    snprintf(captured_path, sizeof captured_path, "%s/stderr.txt", dir);
-    fflush(stderr);
-    saved_stderr = dup(2);
-    int fd = open(captured_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    close(fd);
-}
-static char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    static char buf[8192];
-    FILE *f = fopen(captured_path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-    return buf;
 }
 
 static void test_electricitymaps(void)
@@ -136,7 +109,7 @@ static void test_electricitymaps_setup_errors(void)
     CHECK(open_p("electricitymaps", "ok", "em.sqlite", "zone=DE", &sig, &err) == CHASE_EAUTH);
     CHECK(strstr(err.msg, "ELECTRICITYMAPS_TOKEN") != NULL);
     /* A token in the spec works but earns a warning, which never repeats the token. */
-    capture_start();
+    capture_start(dir);
     int rc = open_p("electricitymaps", "ok-emkey", "em2.sqlite", "zone=DE,token=test-token-123", &sig, &err);
     char *said = capture_end();
     CHECK(rc == CHASE_OK);
@@ -208,7 +181,7 @@ static void test_failures_keep_cache(void)
     }
     /* Null and negative points among good ones: the good ones are kept, the rest named in a warning. */
     CHECK(open_p("electricitymaps", "nulls", "nulls.sqlite", "zone=DE", &sig, &err) == CHASE_OK);
-    capture_start();
+    capture_start(dir);
     int rc = chase_signal_history(sig, now, (int64_t)now - 86400, s, 4096, &n, &err);
     char *said = capture_end();
     CHECK(rc == CHASE_OK && n == 8);
