@@ -170,7 +170,10 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
     const char *cache = chase_keys_get(k, "cache");
     if (!cache && opts)
         cache = opts->cache_path;
-    return chase_cache_open(cache, &lv->cache, err);
+    if (cache && strlen(cache) >= sizeof lv->cache_path)
+        return chase_err_set(err, CHASE_EINVAL, "%s: cache= path is too long", k->provider);
+    snprintf(lv->cache_path, sizeof lv->cache_path, "%s", cache ? cache : "");
+    return CHASE_OK;
 }
 
 void chase_live_free(chase_live_t *lv)
@@ -322,6 +325,12 @@ static const chase_signal_ops_t live_ops = {
 
 int chase_live_signal(chase_live_t *lv, int64_t step_s, chase_signal_t **out, chase_err_t *err)
 {
+    /* Opened last, once the spec and credentials are known to be good: a bad spec leaves no file behind. */
+    int rc = chase_cache_open(lv->cache_path[0] ? lv->cache_path : NULL, &lv->cache, err);
+    if (rc != CHASE_OK) {
+        chase_live_free(lv);
+        return rc;
+    }
     chase_signal_t *s = calloc(1, sizeof *s);
     if (!s) {
         chase_live_free(lv);

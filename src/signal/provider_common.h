@@ -59,14 +59,15 @@ struct chase_live {
     int no_forecast;     /* the API refused forecasts for this account: do not ask again */
     int fetched_history; /* a full history fetch was made in this process */
     FILE *log;           /* warnings; stderr */
+    char cache_path[1024]; /* "" for the default */
 };
 
-/* Reads the common keys (url, cache, fresh, timeout, connect_timeout, retries, backoff) into lv, with default_url
- * when url= is absent, and opens the cache. */
+/* Reads the common keys (url, cache, fresh, timeout, connect_timeout, retries, backoff, retry_wait) into lv, with
+ * default_url when url= is absent. */
 int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url, const chase_signal_open_opts_t *opts,
                      chase_err_t *err);
 
-/* Wraps lv (taken over) in a signal with native step step_s. On failure lv is freed. */
+/* Opens lv's cache and wraps lv (taken over) in a signal with native step step_s. On failure lv is freed. */
 int chase_live_signal(chase_live_t *lv, int64_t step_s, chase_signal_t **out, chase_err_t *err);
 
 /* Frees lv and its impl (for open failures before chase_live_signal). */
