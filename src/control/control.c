@@ -193,7 +193,9 @@ static int read_energy(loop_t *L, double *total, chase_err_t *err)
 static double actual_ci(loop_t *L, double a, double b, double forecast, int *stale)
 {
     double ci;
-    if (b > a && chase_signal_actual(L->signal, a, b, &ci, NULL) == CHASE_OK && isfinite(ci))
+    if (b <= a)
+        return isfinite(forecast) ? forecast : last_known(&L->hist);
+    if (chase_signal_actual(L->signal, a, b, &ci, NULL) == CHASE_OK && isfinite(ci))
         return ci;
     *stale = 1;
     return isfinite(forecast) ? forecast : last_known(&L->hist);

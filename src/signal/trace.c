@@ -88,6 +88,7 @@ chase_trace_t *chase_trace_slice(const chase_trace_t *t, size_t from, size_t n)
     chase_trace_t *s = chase_trace_new(t->name, t->start + (int64_t)from * t->step_s, t->step_s, n);
     if (!s)
         return NULL;
+    snprintf(s->column, sizeof s->column, "%s", t->column);
     if (n)
         memcpy(s->ci, t->ci + from, n * sizeof *s->ci);
     if (t->filled && n) {
