@@ -248,7 +248,7 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
         rc = chase_err_set(err, CHASE_ENOMEM, "profiling: out of memory");
         goto done;
     }
-    snprintf(prof->gpu, sizeof prof->gpu, "%s", gpu_name);
+    snprintf(prof->gpu, sizeof prof->gpu, "%.63s", gpu_name);
     snprintf(prof->unit, sizeof prof->unit, "step");
 
     /* Warm-up at the original limits; it also waits for the first report, which says the job speaks the protocol. */
