@@ -3,20 +3,21 @@
  *
  * Only derived statistics are stored (smooth month x hour means, residual spread by month and hour, a fitted
  * two-timescale autocorrelation, clamping bounds); no observed value is copied. Sources and their licences:
- *   us-caiso-solar: dacf-CISO-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
- *     licence: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
- *   us-ercot-wind: eia-ERCO-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 0 gaps
- *     licence: US EIA generation data via github HewlettPackard/dc-rl, MIT
- *   de-wind: dacf-forecast-DE-2021H2.csv column 'actual', 2021-07-01 .. 2021-12-31, 4416 hours, 0 gaps (months 1,2,3,4,5,6 mirrored from the other half-year)
- *     licence: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
- *   se-hydro: dacf-SE-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
- *     licence: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
- *   us-bpa-hydro: eia-BPAT-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 0 gaps
- *     licence: US EIA generation data via github HewlettPackard/dc-rl, MIT
- *   us-miso-fossil: eia-MISO-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 3 gaps
- *     licence: US EIA generation data via github HewlettPackard/dc-rl, MIT
- *   us-pjm-mixed: dacf-PJM-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
- *     licence: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
+ *   us-caiso-solar: carbon/dacf-CISO-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
+ *     source: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
+ *   us-ercot-wind: carbon/eia-ERCO-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 0 gaps
+ *     source: US EIA generation data via github HewlettPackard/dc-rl, MIT
+ *   de-wind: carbon/dacf-forecast-DE-2021H2.csv column 'actual', 2021-07-01 .. 2021-12-31, 4416 hours, 0 gaps
+ *     months 1,2,3,4,5,6 are not in the source: mirrored about the solstice from the other half-year
+ *     source: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
+ *   se-hydro: carbon/dacf-SE-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
+ *     source: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
+ *   us-bpa-hydro: carbon/eia-BPAT-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 0 gaps
+ *     source: US EIA generation data via github HewlettPackard/dc-rl, MIT
+ *   us-miso-fossil: carbon/eia-MISO-2022.csv column 'ci', 2022-01-01 .. 2022-12-31, 8760 hours, 3 gaps
+ *     source: US EIA generation data via github HewlettPackard/dc-rl, MIT
+ *   us-pjm-mixed: carbon/dacf-PJM-2020-2021.csv column 'ci', 2020-01-01 .. 2021-12-31, 17544 hours, 0 gaps
+ *     source: DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0
  */
 #include "signal/gridmodel_data.h"
 
@@ -26,7 +27,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "us-caiso-solar",
         .summary = "California (CAISO): solar-driven, deep midday dip, gas at night; from DACF CISO 2020-2021",
-        .source = "dacf-CISO-2020-2021.csv (ci)",
+        .source_file = "carbon/dacf-CISO-2020-2021.csv",
+        .source_column = "ci",
         .licence = "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
         .source_start = "2020-01-01T00:00:00Z",
         .source_hours = 17544,
@@ -37,9 +39,9 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9815,
         .slow_root2 = 0.4468,
         .fast_phi = 0.8452,
-        /* volatility: observed |dz|/rms 0.714, daily z range 1.715; simulated 0.697, 1.788 */
-        .vol_kappa = 1.00,
-        .vol_psi = 0.95,
+        /* volatility: observed mean |dz| 0.202, daily z range 1.715; simulated 0.197, 1.725 */
+        .vol_power = 3.00,
+        .vol_psi = 0.90,
         .level = {
             {209.7, 257.5, 259.5, 260.9, 262.7, 263.9, 261.2, 257.2, 251.1, 246.9, 243.7, 241.1, 241.2, 243.3, 245.1, 248.6, 198.0, 152.6, 139.5, 131.9, 131.0, 131.1, 136.9, 157.7},
             {153.8, 239.9, 262.4, 262.1, 263.9, 265.8, 264.1, 258.4, 252.9, 250.5, 247.3, 246.7, 250.0, 255.9, 260.2, 245.4, 156.2, 117.7, 104.7, 97.5, 97.1, 97.5, 99.8, 111.5},
@@ -72,7 +74,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "us-ercot-wind",
         .summary = "Texas (ERCOT): wind-heavy gas grid with multi-day wind swings and a solar dip; from EIA ERCO 2022",
-        .source = "eia-ERCO-2022.csv (ci)",
+        .source_file = "carbon/eia-ERCO-2022.csv",
+        .source_column = "ci",
         .licence = "US EIA generation data via github HewlettPackard/dc-rl, MIT",
         .source_start = "2022-01-01T00:00:00Z",
         .source_hours = 8760,
@@ -83,9 +86,9 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9502,
         .slow_root2 = 0.4077,
         .fast_phi = 0.8000,
-        /* volatility: observed |dz|/rms 0.735, daily z range 1.584; simulated 0.729, 1.604 */
-        .vol_kappa = 1.00,
-        .vol_psi = 0.50,
+        /* volatility: observed mean |dz| 0.141, daily z range 1.584; simulated 0.142, 1.592 */
+        .vol_power = 2.00,
+        .vol_psi = 0.95,
         .level = {
             {396.3, 406.1, 391.7, 382.7, 371.5, 361.6, 350.5, 343.0, 335.5, 332.6, 333.0, 336.6, 347.1, 360.4, 371.8, 367.4, 358.6, 360.6, 356.3, 352.2, 345.0, 336.3, 333.9, 350.4},
             {355.6, 397.9, 385.8, 372.2, 364.8, 352.2, 339.9, 330.6, 330.2, 332.0, 335.3, 342.3, 353.2, 365.9, 375.1, 364.3, 360.6, 356.3, 350.5, 343.8, 338.7, 335.4, 330.9, 331.0},
@@ -118,7 +121,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "de-wind",
         .summary = "Germany: wind-driven coal/gas grid, slow weather swings; from DACF DE Jul-Dec 2021 (Jan-Jun mirrored)",
-        .source = "dacf-forecast-DE-2021H2.csv (actual)",
+        .source_file = "carbon/dacf-forecast-DE-2021H2.csv",
+        .source_column = "actual",
         .licence = "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
         .source_start = "2021-07-01T00:00:00Z",
         .source_hours = 4416,
@@ -129,9 +133,9 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9280,
         .slow_root2 = 0.9232,
         .fast_phi = 0.7273,
-        /* volatility: observed |dz|/rms 0.515, daily z range 1.192; simulated 0.567, 1.306 */
-        .vol_kappa = 1.50,
-        .vol_psi = 0.99,
+        /* volatility: observed mean |dz| 0.136, daily z range 1.192; simulated 0.130, 1.292 */
+        .vol_power = 4.00,
+        .vol_psi = 0.95,
         .level = {
             {294.2, 297.1, 296.8, 299.0, 303.2, 308.6, 316.2, 322.2, 322.8, 317.5, 311.4, 308.2, 309.3, 316.3, 326.1, 332.3, 330.4, 327.2, 324.3, 319.9, 314.9, 311.5, 308.0, 300.7},
             {355.3, 349.9, 350.2, 352.0, 355.0, 359.1, 362.9, 364.7, 360.4, 352.0, 344.6, 340.9, 341.1, 346.3, 356.8, 368.2, 370.0, 366.9, 366.8, 367.7, 366.6, 365.7, 366.2, 363.4},
@@ -164,7 +168,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "se-hydro",
         .summary = "Sweden: hydro and nuclear, very low and flat CI; from DACF SE 2020-2021",
-        .source = "dacf-SE-2020-2021.csv (ci)",
+        .source_file = "carbon/dacf-SE-2020-2021.csv",
+        .source_column = "ci",
         .licence = "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
         .source_start = "2020-01-01T00:00:00Z",
         .source_hours = 17544,
@@ -175,9 +180,9 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9916,
         .slow_root2 = 0.4599,
         .fast_phi = 0.8568,
-        /* volatility: observed |dz|/rms 0.571, daily z range 1.280; simulated 0.565, 1.315 */
-        .vol_kappa = 1.50,
-        .vol_psi = 0.98,
+        /* volatility: observed mean |dz| 0.139, daily z range 1.280; simulated 0.135, 1.268 */
+        .vol_power = 4.00,
+        .vol_psi = 0.90,
         .level = {
             {51.9, 51.8, 51.9, 51.7, 50.6, 49.7, 49.5, 49.8, 49.7, 49.7, 49.7, 49.7, 49.7, 49.5, 49.1, 49.1, 49.3, 49.5, 49.8, 49.7, 49.3, 49.4, 50.1, 51.9},
             {49.5, 49.8, 49.7, 49.3, 48.0, 47.3, 47.8, 48.3, 48.4, 48.6, 49.2, 49.2, 48.9, 49.2, 48.9, 48.3, 48.4, 48.1, 47.3, 47.4, 47.0, 46.7, 47.5, 48.3},
@@ -210,7 +215,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "us-bpa-hydro",
         .summary = "Pacific Northwest (BPA): hydro-dominated, low CI rising in dry late summer and autumn; from EIA BPAT 2022",
-        .source = "eia-BPAT-2022.csv (ci)",
+        .source_file = "carbon/eia-BPAT-2022.csv",
+        .source_column = "ci",
         .licence = "US EIA generation data via github HewlettPackard/dc-rl, MIT",
         .source_start = "2022-01-01T00:00:00Z",
         .source_hours = 8760,
@@ -221,8 +227,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9831,
         .slow_root2 = 0.4687,
         .fast_phi = 0.8822,
-        /* volatility: observed |dz|/rms 0.597, daily z range 1.168; simulated 0.595, 1.207 */
-        .vol_kappa = 1.50,
+        /* volatility: observed mean |dz| 0.117, daily z range 1.168; simulated 0.119, 1.188 */
+        .vol_power = 3.50,
         .vol_psi = 0.95,
         .level = {
             {46.7, 45.8, 45.6, 45.9, 46.1, 45.5, 46.4, 47.3, 48.3, 48.1, 48.0, 48.2, 48.0, 47.8, 46.1, 45.2, 45.0, 45.0, 45.2, 45.7, 46.1, 46.8, 47.1, 46.6},
@@ -256,7 +262,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "us-miso-fossil",
         .summary = "Midwest (MISO): coal and gas, high CI, wind-driven dips; from EIA MISO 2022",
-        .source = "eia-MISO-2022.csv (ci)",
+        .source_file = "carbon/eia-MISO-2022.csv",
+        .source_column = "ci",
         .licence = "US EIA generation data via github HewlettPackard/dc-rl, MIT",
         .source_start = "2022-01-01T00:00:00Z",
         .source_hours = 8760,
@@ -267,9 +274,9 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9466,
         .slow_root2 = 0.6435,
         .fast_phi = 0.9467,
-        /* volatility: observed |dz|/rms 0.754, daily z range 1.500; simulated 0.754, 1.501 */
-        .vol_kappa = 1.00,
-        .vol_psi = 0.00,
+        /* volatility: observed mean |dz| 0.124, daily z range 1.500; simulated 0.124, 1.531 */
+        .vol_power = 1.50,
+        .vol_psi = 0.80,
         .level = {
             {468.7, 466.1, 461.6, 456.7, 449.8, 443.0, 439.2, 436.8, 436.1, 436.3, 438.8, 440.4, 443.0, 447.1, 454.9, 461.3, 465.4, 471.0, 473.8, 472.7, 470.6, 469.0, 467.6, 467.6},
             {446.8, 452.9, 452.1, 450.5, 447.4, 442.0, 435.3, 428.7, 425.1, 424.6, 425.1, 430.2, 438.6, 446.0, 452.0, 450.6, 452.7, 455.2, 452.8, 448.9, 442.5, 436.9, 435.1, 440.6},
@@ -302,7 +309,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     {
         .name = "us-pjm-mixed",
         .summary = "Mid-Atlantic (PJM): nuclear, gas and coal mix, moderate and steady CI; from DACF PJM 2020-2021",
-        .source = "dacf-PJM-2020-2021.csv (ci)",
+        .source_file = "carbon/dacf-PJM-2020-2021.csv",
+        .source_column = "ci",
         .licence = "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
         .source_start = "2020-01-01T00:00:00Z",
         .source_hours = 17544,
@@ -313,8 +321,8 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
         .slow_root1 = 0.9849,
         .slow_root2 = 0.0000,
         .fast_phi = 0.6872,
-        /* volatility: observed |dz|/rms 0.594, daily z range 1.350; simulated 0.608, 1.265 */
-        .vol_kappa = 1.50,
+        /* volatility: observed mean |dz| 0.157, daily z range 1.350; simulated 0.159, 1.324 */
+        .vol_power = 2.50,
         .vol_psi = 0.80,
         .level = {
             {296.7, 297.9, 296.8, 291.3, 285.9, 280.3, 277.6, 276.8, 276.5, 277.9, 280.9, 283.9, 287.7, 292.5, 294.6, 295.4, 296.0, 295.0, 292.8, 291.1, 290.0, 291.2, 289.7, 295.8},
