@@ -118,7 +118,10 @@ static double correlation(const double *a, const double *b, int n)
     return sab / sqrt(saa * sbb);
 }
 
-static double rel(double model, double real) { return model / real - 1.0; }
+static double rel(double model, double real)
+{
+    return model / real - 1.0;
+}
 
 static const char *data_dir(void)
 {
@@ -133,8 +136,10 @@ static void test_models_match_their_sources(void)
 {
     char path[1024];
     int compared = 0;
-    fprintf(stderr, "real vs model (average of %d seeds), g/kWh; corr = diurnal and monthly profile correlation; "
-                    "step = mean |hourly change|; last: worst single seed\n", N_SEEDS);
+    fprintf(stderr,
+            "real vs model (average of %d seeds), g/kWh; corr = diurnal and monthly profile correlation; "
+            "step = mean |hourly change|; last: worst single seed\n",
+            N_SEEDS);
     fprintf(stderr, "%-14s %6s %6s %6s | %5s %5s %6s | %6s %6s %6s | %6s %6s | %5s %5s %5s | %s\n", "model", "mean",
             "model", "diff", "sd", "model", "diff", "swing", "model", "diff", "hours", "months", "step", "model",
             "diff", "mean sd swing");
@@ -184,9 +189,9 @@ static void test_models_match_their_sources(void)
         fprintf(stderr,
                 "%-14s %6.1f %6.1f %+5.1f%% | %5.1f %5.1f %+5.1f%% | %6.1f %6.1f %+5.1f%% | %6.4f %6.4f | %5.2f %5.2f "
                 "%+4.0f%% | %+.1f%% %+.1f%% %+.1f%%\n",
-                d->name, rs.mean, gs.mean, 100 * rel(gs.mean, rs.mean), rs.sd, gs.sd, 100 * rel(gs.sd, rs.sd),
-                rs.swing, gs.swing, 100 * rel(gs.swing, rs.swing), corr, mcorr, rs.step, gs.step,
-                100 * rel(gs.step, rs.step), 100 * worst[0], 100 * worst[1], 100 * worst[2]);
+                d->name, rs.mean, gs.mean, 100 * rel(gs.mean, rs.mean), rs.sd, gs.sd, 100 * rel(gs.sd, rs.sd), rs.swing,
+                gs.swing, 100 * rel(gs.swing, rs.swing), corr, mcorr, rs.step, gs.step, 100 * rel(gs.step, rs.step),
+                100 * worst[0], 100 * worst[1], 100 * worst[2]);
         CHECK_NEAR(rel(gs.mean, rs.mean), 0.0, TOL_MEAN);
         CHECK_NEAR(rel(gs.sd, rs.sd), 0.0, TOL_SD);
         CHECK_NEAR(rel(gs.swing, rs.swing), 0.0, TOL_SWING);
@@ -302,8 +307,7 @@ static void test_any_start(void)
                 fprintf(stderr, "  %s at %s: %s\n", d->name, starts[k], err.msg);
                 continue;
             }
-            CHECK(t->step_s == 3600 && t->n == 24 * 30 && t->start % 3600 == 0 && t->start <= s &&
-                  s - t->start < 3600);
+            CHECK(t->step_s == 3600 && t->n == 24 * 30 && t->start % 3600 == 0 && t->start <= s && s - t->start < 3600);
             int bad = 0;
             for (size_t i = 0; i < t->n; i++)
                 bad += !(isfinite(t->ci[i]) && t->ci[i] >= d->floor_g && t->ci[i] <= d->ceil_g);

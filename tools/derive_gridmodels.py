@@ -8,9 +8,11 @@ For each model it reads one hourly trace (empty values are gaps and are skipped)
     a curve that is linear between mid-month points and whose average over each month equals the observed mean of
     that month and hour (so generation, which interpolates between knots, keeps the monthly means).
   * sd[m][h]: the standard deviation of the residual (observed minus that curve) by month and hour.
-  * the residual's autocorrelation, fitted as a mix of a slow and a fast AR(1) process:
-    rho(k) = w * a**k + (1 - w) * b**k  (least squares over lags 1..120 h). The slow part carries the multi-day
-    weather swings (wind, hydro, cloudy spells), the fast part the hour-to-hour noise.
+  * the standardised residual's autocorrelation, fitted over lags 1..48 h as a mix of a slow, smooth AR(2) (roots a,
+    c: the multi-day weather swings of wind, hydro, cloudy spells) and a fast AR(1) (b: hour-to-hour noise):
+    rho(k) = w * ar2(a, c; k) + (1 - w) * b**k.
+  * a persistent volatility (power q, persistence psi) that makes the residual move in bursts as real grids do,
+    calibrated by simulation to the observed mean hourly change and mean daily range of the residual.
   * a floor and a ceiling for clamping (0.9 x the lowest and 1.1 x the highest observed value; the floor is >= 1).
 No value of the source is copied; only these statistics are written.
 Plain Python 3 standard library, deterministic output.
@@ -23,32 +25,33 @@ import os
 import random
 import sys
 
-# name, source file (relative to the data folder), column, licence line, summary
+# name, source file (relative to the data folder), column, source and licence, summary (one line)
 MODELS = [
     ("us-caiso-solar", "carbon/dacf-CISO-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "California (CAISO): solar-driven, deep midday dip, gas at night; from DACF CISO 2020-2021"),
     ("us-ercot-wind", "carbon/eia-ERCO-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Texas (ERCOT): wind-heavy gas grid with multi-day wind swings and a solar dip; from EIA ERCO 2022"),
+     "Texas (ERCOT): gas and much wind, lowest at night when wind peaks, multi-day swings; from EIA ERCO 2022"),
     ("de-wind", "carbon/dacf-forecast-DE-2021H2.csv", "actual",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
-     "Germany: wind-driven coal/gas grid, slow weather swings; from DACF DE Jul-Dec 2021 (Jan-Jun mirrored)"),
+     "Germany: coal/gas swung by wind (slowly) and solar (noon dip); DACF DE Jul-Dec 2021, Jan-Jun mirrored"),
     ("se-hydro", "carbon/dacf-SE-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "Sweden: hydro and nuclear, very low and flat CI; from DACF SE 2020-2021"),
     ("us-bpa-hydro", "carbon/eia-BPAT-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Pacific Northwest (BPA): hydro-dominated, low CI rising in dry late summer and autumn; from EIA BPAT 2022"),
+     "Pacific Northwest (BPA): hydro, lowest in May-June snowmelt, highest in dry autumn; from EIA BPAT 2022"),
     ("us-miso-fossil", "carbon/eia-MISO-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Midwest (MISO): coal and gas, high CI, wind-driven dips; from EIA MISO 2022"),
+     "Midwest (MISO): coal and gas, high CI, dips when wind blows (mostly at night); from EIA MISO 2022"),
     ("us-pjm-mixed", "carbon/dacf-PJM-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "Mid-Atlantic (PJM): nuclear, gas and coal mix, moderate and steady CI; from DACF PJM 2020-2021"),
 ]
 
 MAX_LAG = 48
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 POWER_GRID = [i * 0.5 for i in range(9)]  # volatility power q: 0 (Gaussian) .. 4
 PSI_GRID = (0.0, 0.5, 0.8, 0.9, 0.95)
 
@@ -333,6 +336,8 @@ def emit(models):
     p("")
     p("#include <stddef.h>")
     p("")
+    p("/* A table laid out for reading: 12 hours a line. */")
+    p("/* clang-format off */")
     p("const chase_gridmodel_def_t chase_gridmodel_defs[] = {")
     for d in models:
         p("    {")
@@ -356,10 +361,12 @@ def emit(models):
         p(f"        .vol_power = {d['power']:.2f},")
         p(f"        .vol_psi = {d['psi']:.2f},")
         for key in ("level", "sd"):
-            p(f"        .{key} = {{")
+            p(f"        .{key} = {{ /* by month, then UTC hour 0..11 and 12..23 */")
             for m in range(12):
-                vals = ", ".join(f"{v:.1f}" for v in d[key][m])
-                p(f"            {{{vals}}},")
+                first = ", ".join(f"{v:.1f}" for v in d[key][m][:12])
+                second = ", ".join(f"{v:.1f}" for v in d[key][m][12:])
+                p(f"            /* {MONTHS[m]} */ {{{first},")
+                p(f"                       {second}}},")
             p("        },")
         p("    },")
     p("};")
@@ -371,6 +378,7 @@ def emit(models):
         p(f"    {c_str(d['name'])},")
     p("    NULL,")
     p("};")
+    p("/* clang-format on */")
     return "\n".join(out) + "\n"
 
 

@@ -28,7 +28,10 @@ static const chase_gridmodel_def_t *find(const char *name)
     return NULL;
 }
 
-const char *const *chase_gridmodel_names(void) { return chase_gridmodel_name_list; }
+const char *const *chase_gridmodel_names(void)
+{
+    return chase_gridmodel_name_list;
+}
 
 const char *chase_gridmodel_summary(const char *name)
 {
@@ -180,15 +183,15 @@ int chase_gridmodel_generate(const char *name, int64_t start, size_t n_hours, ui
         char list[256] = "";
         size_t used = 0;
         for (size_t i = 0; i < chase_gridmodel_count && used < sizeof list; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                     chase_gridmodel_defs[i].name);
+            used +=
+                (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", chase_gridmodel_defs[i].name);
         return chase_err_set(err, CHASE_ENOTFOUND, "grid model '%s' does not exist (built-in: %s)", name, list);
     }
     if (n_hours == 0)
         return chase_err_set(err, CHASE_EINVAL, "grid model %s: 0 hours requested", name);
     if (start < START_MIN || start > START_MAX || n_hours > (size_t)((START_MAX - start) / 3600) + 1)
-        return chase_err_set(err, CHASE_ERANGE, "grid model %s: start %lld + %zu hours is outside years 1..9999",
-                             name, (long long)start, n_hours);
+        return chase_err_set(err, CHASE_ERANGE, "grid model %s: start %lld + %zu hours is outside years 1..9999", name,
+                             (long long)start, n_hours);
 
     int64_t first = floor_div(start, 3600);
     char tname[128];
