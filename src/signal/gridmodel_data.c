@@ -99,7 +99,7 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     },
     {
         .name = "us-ercot-wind",
-        .summary = "Texas (ERCOT): gas and much wind, lowest at night when wind peaks, multi-day swings; from EIA ERCO 2022",
+        .summary = "Texas (ERCOT): gas and much wind, lowest at night when wind peaks; from EIA ERCO 2022",
         .source_file = "carbon/eia-ERCO-2022.csv",
         .source_column = "ci",
         .licence = "US EIA generation data via github HewlettPackard/dc-rl, MIT",
@@ -170,7 +170,7 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     },
     {
         .name = "de-wind",
-        .summary = "Germany: coal/gas swung by wind (slowly) and solar (noon dip); DACF DE Jul-Dec 2021, Jan-Jun mirrored",
+        .summary = "Germany: coal/gas swung by wind and solar; from DACF DE Jul-Dec 2021, Jan-Jun mirrored",
         .source_file = "carbon/dacf-forecast-DE-2021H2.csv",
         .source_column = "actual",
         .licence = "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
@@ -312,7 +312,7 @@ const chase_gridmodel_def_t chase_gridmodel_defs[] = {
     },
     {
         .name = "us-bpa-hydro",
-        .summary = "Pacific Northwest (BPA): hydro, lowest in May-June snowmelt, highest in dry autumn; from EIA BPAT 2022",
+        .summary = "Pacific Northwest (BPA): hydro, lowest in the May-June snowmelt; from EIA BPAT 2022",
         .source_file = "carbon/eia-BPAT-2022.csv",
         .source_column = "ci",
         .licence = "US EIA generation data via github HewlettPackard/dc-rl, MIT",
