@@ -267,6 +267,40 @@ static void test_deterministic(void)
     }
 }
 
+/* Hour-to-hour changes of two traces, correlated. */
+static double step_correlation(const chase_trace_t *a, const chase_trace_t *b)
+{
+    size_t n = a->n - 1;
+    double *da = malloc(n * sizeof *da), *db = malloc(n * sizeof *db);
+    for (size_t i = 0; i < n; i++) {
+        da[i] = a->ci[i + 1] - a->ci[i];
+        db[i] = b->ci[i + 1] - b->ci[i];
+    }
+    double c = correlation(da, db, (int)n);
+    free(da);
+    free(db);
+    return c;
+}
+
+/* Two models with the same seed do not share their weather: their hourly changes are no more alike than with
+ * different seeds (what remains is the diurnal shape both grids have). */
+static void test_models_independent(void)
+{
+    const char *a_name = chase_gridmodel_defs[0].name, *b_name = chase_gridmodel_defs[1].name;
+    chase_trace_t *a = NULL, *b1 = NULL, *b2 = NULL;
+    CHECK(chase_gridmodel_generate(a_name, 1640995200, 8760, 1, &a, NULL) == CHASE_OK);
+    CHECK(chase_gridmodel_generate(b_name, 1640995200, 8760, 1, &b1, NULL) == CHASE_OK);
+    CHECK(chase_gridmodel_generate(b_name, 1640995200, 8760, 2, &b2, NULL) == CHASE_OK);
+    if (a && b1 && b2) {
+        double same = step_correlation(a, b1), other = step_correlation(a, b2);
+        fprintf(stderr, "  step correlation %s/%s: same seed %.3f, other seed %.3f\n", a_name, b_name, same, other);
+        CHECK_NEAR(same, other, 0.05);
+    }
+    chase_trace_free(a);
+    chase_trace_free(b1);
+    chase_trace_free(b2);
+}
+
 /* The value of an hour does not depend on the window requested: a slice of a year equals the slice generated alone. */
 static void test_window_independent(void)
 {
@@ -338,6 +372,7 @@ int main(void)
     RUN(test_names_and_summaries);
     RUN(test_errors);
     RUN(test_deterministic);
+    RUN(test_models_independent);
     RUN(test_window_independent);
     RUN(test_any_start);
     RUN(test_models_match_their_sources);
