@@ -42,6 +42,9 @@ typedef struct chase_control_config {
     /* Called after each period, e.g. for progress output (may be NULL). */
     void (*on_period)(void *arg, const chase_period_t *row);
     void *on_period_arg;
+    /* Called once per kind of trouble the loop works around (no permission, stale signal); may be NULL. */
+    void (*on_warning)(void *arg, const char *msg);
+    void *on_warning_arg;
 } chase_control_config_t;
 
 /* Sets defaults: 30-min periods, no budget, 7 days of history. */

@@ -21,6 +21,7 @@ typedef struct chase_policy_ctx {
     const double *ci_past;      /* observed CI known at t, oldest first, ci_past_step_s apart (may be NULL) */
     size_t n_past;
     int64_t ci_past_step_s;
+    int64_t ci_past_t0;         /* time of ci_past[0] */
     double work_done;           /* units done before t */
     double work_total;          /* units of the whole job, or NAN when unknown */
     double job_start;

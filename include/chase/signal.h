@@ -49,6 +49,19 @@ typedef struct chase_signal {
 /* A signal that replays trace (kept by reference): at time now it knows the samples that ended by now. */
 int chase_signal_trace(const chase_trace_t *trace, chase_signal_t **out, chase_err_t *err);
 
+/* How a replayed trace lines up with the caller's clock: trace time = start + (now - origin) * speed.
+ * start is rounded down to the trace's step, and speed must turn the step into whole seconds (step_s / speed). */
+typedef struct chase_replay {
+    int64_t start;  /* trace time that is replayed when the caller's clock reads origin; inside the trace */
+    int64_t origin; /* the caller's clock (UTC seconds) at which the replay starts */
+    double speed;   /* trace seconds per caller second, > 0 (1: real time) */
+} chase_replay_t;
+
+/* Like chase_signal_trace, but replays trace through map (NULL: trace time = now). Sample times, steps and actual()
+ * are on the caller's clock. With own = 1 the signal takes trace and frees it (also when this call fails). */
+int chase_signal_trace_replay(chase_trace_t *trace, const chase_replay_t *map, int own, chase_signal_t **out,
+                              chase_err_t *err);
+
 /* A signal that always reports value (g/kWh) with the given step. */
 int chase_signal_static(double value, int64_t step_s, chase_signal_t **out, chase_err_t *err);
 
@@ -58,9 +71,11 @@ typedef struct chase_signal_open_opts {
     double now;             /* the caller's clock at opening (UTC seconds); trace replay starts here */
 } chase_signal_open_opts_t;
 
-/* Opens a signal from a spec: "trace:FILE[,start=TIME][,speed=N][,column=NAME]", "static:VALUE", and the live
- * providers "NAME:key=value,..."; a comma-separated list of specs of different providers is a fallback chain.
- * Errors name the part of the spec at fault (CHASE_EINVAL). */
+/* Opens a signal from a spec: "trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION]",
+ * "static:VALUE[,step=DURATION]", and the live providers "NAME:key=value,..."; a comma-separated list of specs of
+ * different providers is a fallback chain. A trace replays from start (default: a week into the trace when it is at
+ * least 8 days long, else its first sample) at the caller's opts->now. Errors name the part of the spec at fault
+ * (CHASE_EINVAL; file errors keep their own codes); a provider not built in gives CHASE_ENOTSUP. */
 int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                       chase_err_t *err);
 
@@ -71,6 +86,9 @@ void chase_signal_free(chase_signal_t *s);
 int chase_signal_history(chase_signal_t *s, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
                          chase_err_t *err);
 int chase_signal_actual(chase_signal_t *s, double t0, double t1, double *mean_ci, chase_err_t *err);
+/* The source's own forecasts for t in [now, until); CHASE_ENOTSUP when the source makes none. */
+int chase_signal_forecast(chase_signal_t *s, double now, int64_t until, chase_sample_t *out, size_t cap, size_t *n,
+                          chase_err_t *err);
 
 #ifdef __cplusplus
 }

@@ -22,14 +22,22 @@ typedef struct chase_trace {
     double *ci;           /* n values, g/kWh */
     unsigned char *filled; /* n flags, may be NULL when nothing was filled */
     size_t n_filled;      /* number of filled samples */
+    size_t trimmed_head;  /* samples without a value dropped before the first value (chase_trace_read_csv) */
+    size_t trimmed_tail;  /* samples without a value dropped after the last value */
+    char column[128];     /* the CSV column that was read ("" for traces not read from a file) */
 } chase_trace_t;
 
-/* How gaps are handled and which column is read. */
+/* How gaps are handled and which column is read (all zero: the defaults). */
 typedef struct chase_trace_read_opts {
     const char *column;  /* NULL: "ci", else "actual", else the Electricity Maps CI column */
     int lca;             /* Electricity Maps export: 1 reads "(LCA)", 0 (default) reads "(direct)" */
     int64_t max_gap_s;   /* longest gap that is filled; 0 means the default (24 h); longer is an error */
 } chase_trace_read_opts_t;
+
+#define CHASE_TRACE_DEFAULT_MAX_GAP_S 86400 /* longest gap filled by default */
+#define CHASE_TRACE_LINEAR_GAP_S 10800      /* gaps up to this long are interpolated linearly */
+#define CHASE_TRACE_MIN_STEP_S 300          /* shortest step a CSV may have */
+#define CHASE_TRACE_MAX_STEP_S 3600         /* longest step a CSV may have */
 
 /* Allocates a trace of n samples (values set to 0) or returns NULL. */
 chase_trace_t *chase_trace_new(const char *name, int64_t start, int64_t step_s, size_t n);
