@@ -522,9 +522,37 @@ static void summary(run_t *R, const chase_progress_stats_t *ps)
         fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps->malformed);
 }
 
+/* The job as the profiler and the control loop see it: the live job, except that an interruption (SIGINT,
+ * SIGTERM, SIGHUP, already forwarded to the child) ends it like the child's exit would. So the period under way is
+ * closed and accounted like any other (its energy was spent) before the limits are restored. */
+static double stop_now(void *self)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    return j->ops->now(j->self);
+}
+
+static int stop_run_until(void *self, double t_end, int *finished, chase_err_t *err)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    int rc = j->ops->run_until(j->self, t_end, finished, err);
+    if (rc == CHASE_ESTATE && chase_live_job_interrupted(self)) {
+        *finished = 1;
+        return CHASE_OK;
+    }
+    return rc;
+}
+
+static double stop_work_done(void *self)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    return j->ops->work_done(j->self);
+}
+
+static const chase_job_ops_t stop_job_ops = {stop_now, stop_run_until, stop_work_done};
+
 /* Profiles online, or explains why not and falls back. Returns CHASE_OK to go on with R->profile set, or the
  * error that ends the control (interruption, GPU failure); *finished when the job ended while profiling. */
-static int profile_online(run_t *R, int *finished, chase_err_t *err)
+static int profile_online(run_t *R, chase_job_t *job, int *finished, chase_err_t *err)
 {
     chase_profiling_opts_t po;
     chase_profiling_opts_init(&po);
@@ -541,7 +569,7 @@ static int profile_online(run_t *R, int *finished, chase_err_t *err)
                         "to %.0f W in %.0f W steps\n",
                 R->o.warmup_steps, R->o.profile_steps, R->range_hi, R->range_lo, R->o.pl_step_w);
     size_t before = R->ledger.n;
-    int rc = chase_profiling_run(&po, R->gpu, chase_live_job_job(R->lj), &R->profile, finished, err);
+    int rc = chase_profiling_run(&po, R->gpu, job, &R->profile, finished, err);
     R->n_profile_rows = R->ledger.n;
     if (!R->o.quiet)
         for (size_t i = before; i < R->ledger.n; i++)
@@ -660,9 +688,10 @@ int chase_cmd_run(int argc, char **argv)
     }
     spawned = 1;
 
+    chase_job_t job = {&stop_job_ops, R->lj};
     rc = CHASE_OK;
     if (!R->profile && needs)
-        rc = profile_online(R, &finished, &err);
+        rc = profile_online(R, &job, &finished, &err);
     if (rc == CHASE_OK && !R->profile) {
         R->profile = range_profile(R);
         if (!R->mode)
@@ -682,19 +711,18 @@ int chase_cmd_run(int argc, char **argv)
         cfg.on_period_arg = R;
         cfg.on_warning = on_warning;
         cfg.on_warning_arg = R;
-        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu,
-                               chase_live_job_job(R->lj), &R->ledger, &err);
+        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu, &job, &R->ledger,
+                               &err);
     }
     int interrupted = chase_live_job_interrupted(R->lj);
+    if (interrupted)
+        fprintf(stderr, PROG ": interrupted by %s (forwarded to the command): power limits restored; waiting for the "
+                        "command to exit\n",
+                interrupted == SIGINT ? "SIGINT" : interrupted == SIGTERM ? "SIGTERM" : "SIGHUP");
     if (rc != CHASE_OK) {
-        if (interrupted)
-            fprintf(stderr, PROG ": %s: power limits restored; waiting for the command to exit\n", err.msg);
-        else {
-            snprintf(R->error, sizeof R->error, "%s", err.msg[0] ? err.msg : chase_strerror(rc));
-            fprintf(stderr, PROG ": control stopped: %s; power limits restored; the command goes on without "
-                            "control\n",
-                    R->error);
-        }
+        snprintf(R->error, sizeof R->error, "%s", err.msg[0] ? err.msg : chase_strerror(rc));
+        fprintf(stderr, PROG ": control stopped: %s; power limits restored; the command goes on without control\n",
+                R->error);
     }
     chase_err_t werr;
     if (chase_live_job_wait(R->lj, &R->exit_status, &werr) != CHASE_OK)

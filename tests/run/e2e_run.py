@@ -236,12 +236,13 @@ def case_crash():
     need_torch()
     w = World()
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase"] + PROFILE_OPTS,
-                               train_cmd("--steps", "1000", "--crash-at", "25"))
+                               train_cmd("--steps", "1000", "--crash-at", "35"))
     check(rc == 1, "exit status %d, the script exited with 1" % rc)
     check("crashing on purpose" in err, "the script's traceback did not reach stderr")
     check(rep is not None and rep["exit_status"] == 1, "report exit_status")
-    check(any(p["phase"] == "profile" and p["power_limit_w"] < ORIGINAL_W for p in rep["periods"]),
+    check(any(p["phase"] == "profile" and p["power_limit_w"] != ORIGINAL_W for p in rep["periods"]),
           "the crash came before any limit was changed")
+    check(not any(p["phase"] == "control" for p in rep["periods"]), "the crash came after profiling")
     check_accounting(rep)
     check_restored(w, "after the crash")
 
@@ -249,27 +250,29 @@ def case_crash():
 def interrupt(sig, policy="fixed:150"):
     need_torch()
     w = World()
-    fired = {}
+
+    mark = os.path.join(w.tmp, "training")
 
     def on_start(p):
-        # Wait until chase has set its limit, then interrupt chase (only chase: it must forward the signal).
-        t_end = time.monotonic() + 60
-        while time.monotonic() < t_end:
-            if all(g["power_limit_w"] == 150 for g in w.gpus()):
-                time.sleep(1.0)
-                fired["t"] = time.monotonic()
+        # Wait until the job trains under chase's limit, then interrupt chase (only chase: it must forward it).
+        t_end = time.monotonic() + 90
+        while time.monotonic() < t_end and p.poll() is None:
+            if os.path.exists(mark):
+                check(all(g["power_limit_w"] == 150 for g in w.gpus()), "the limit was not set while training")
                 p.send_signal(sig)
                 return
             time.sleep(0.1)
         p.kill()
-        fail("chase never set the limit")
+        fail("the job never started training")
 
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", policy, "--period", "1s"],
-                               train_cmd("--steps", "100000"), on_start=on_start)
+                               train_cmd("--steps", "100000", "--mark-file", mark, "--mark-at", "20"),
+                               on_start=on_start)
     check(rc == 128 + sig, "exit status %d, expected %d (the child killed by the forwarded signal)" % (rc, 128 + sig))
     check(rep is not None and rep["interrupted_by"] == signal.Signals(sig).name, "report: interrupted_by")
     check_accounting(rep)
-    check(rep["total"]["steps"] > 0, "no steps before the signal")
+    # The period under way when the signal came is closed and accounted too: the 20 steps before the mark are in.
+    check(rep["total"]["steps"] >= 20, "steps before the signal missing: %s" % rep["total"]["steps"])
     check_restored(w, "after %s" % signal.Signals(sig).name)
 
 
