@@ -646,7 +646,7 @@ int chase_cmd_run(int argc, char **argv)
     chase_signal_open_opts_t so = {NULL, wall_now()};
     if ((rc = chase_signal_open(R->o.signal_spec, &so, &R->signal, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": --signal %s: %s\n", R->o.signal_spec, err.msg);
-        status = chase_exit_status(rc);
+        status = rc == CHASE_ENOTSUP ? 2 : chase_exit_status(rc); /* a provider this build lacks: bad input too */
         goto out;
     }
     if ((rc = open_forecaster(R, &err)) != CHASE_OK) {
