@@ -51,6 +51,8 @@ static void usage(FILE *out)
             "                         a trace N times faster than real time; static:VALUE is a constant g/kWh\n"
             "  --policy NAME          max | fixed:W | static | chase | budget (default budget)\n"
             "  --budget PCT           slowdown budget against the top limit, percent (default 2.5)\n"
+            "  --total-steps N        the job's size in steps, if known: policy budget then plans for the deadline\n"
+            "                         (1 + budget) x the time at the top limit; unknown, it paces the job instead\n"
             "  --eta X                weight of carbon against time for policy chase, 0..1 (default 0.5)\n"
             "  --period DURATION      control period in real time: 30s, 30m, 1h (default 30m)\n"
             "  --forecaster NAME      CI forecaster (default: chase when built, else persistence)\n"
@@ -84,6 +86,7 @@ typedef struct opts {
     const char *signal_spec, *policy, *forecaster, *profile_file, *report, *gpus_text;
     double budget_pct, eta, period_s, pl_step_w, progress_timeout_s;
     int warmup_steps, profile_steps, dry_run, quiet;
+    double total_steps; /* NAN: unknown */
     int gpus[MAX_GPUS], n_gpus;
     char **command;
 } opts_t;
@@ -155,6 +158,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->warmup_steps = 10;
     o->profile_steps = 20;
     o->progress_timeout_s = 300;
+    o->total_steps = NAN;
     int i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -193,7 +197,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         static const char *const with_value[] = {
             "--signal",        "--policy",       "--budget",  "--eta",    "--period",           "--forecaster",
             "--gpus",          "--profile-file", "--report",  "--pl-step", "--warmup-steps",    "--profile-steps",
-            "--progress-timeout", NULL};
+            "--progress-timeout", "--total-steps", NULL};
         int known = 0;
         for (int k = 0; with_value[k]; k++)
             known |= !strcmp(name, with_value[k]);
@@ -203,7 +207,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         if (eq)
             val = eq + 1;
-        else if (i + 1 < argc)
+        else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0)
             val = argv[++i];
         if (!val || !*val) {
             fprintf(stderr, "chase: %s needs a value\n", name);
@@ -234,6 +238,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             bad = parse_duration(name, val, 0, &o->progress_timeout_s);
         else if (!strcmp(name, "--warmup-steps"))
             bad = parse_int(name, val, 0, 1000000, &o->warmup_steps);
+        else if (!strcmp(name, "--total-steps"))
+            bad = cli_parse_double(name, val, 1, 1e15, &o->total_steps);
         else if (!strcmp(name, "--profile-steps"))
             bad = parse_int(name, val, 1, 1000000, &o->profile_steps);
         if (bad)
@@ -423,6 +429,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
     cJSON_AddStringToObject(root, "policy_requested", R->o.policy);
     add_num(root, "period_s", R->o.period_s);
     add_num(root, "budget_pct", R->o.budget_pct);
+    add_num(root, "total_steps", R->o.total_steps);
     cJSON_AddBoolToObject(root, "dry_run", R->o.dry_run);
     cJSON_AddStringToObject(root, "profile_source", R->mode ? R->mode : "none");
     cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
@@ -704,6 +711,11 @@ int chase_cmd_run(int argc, char **argv)
         chase_control_config_init(&cfg);
         cfg.period_s = R->o.period_s;
         cfg.budget_pct = R->o.budget_pct;
+        if (!strcmp(R->profile->unit, "step"))
+            cfg.work_total = R->o.total_steps;
+        else if (isfinite(R->o.total_steps))
+            fprintf(stderr, PROG ": warning: --total-steps ignored: the profile counts work in %s, not steps\n",
+                    R->profile->unit);
         cfg.dry_run = R->o.dry_run;
         cfg.gpus = R->gpu_idx;
         cfg.n_gpus = R->n_gpus;

@@ -348,6 +348,22 @@ def case_dryrun():
     check(len(limits) >= 2, "the dry run recorded no decisions that follow the CI: %s" % limits)
 
 
+def case_example():
+    """The example of docs/run.md runs under chase as documented and its steps arrive."""
+    need_torch()
+    w = World()
+    example = os.path.join(os.environ["CHASE_SOURCE_DIR"], "examples", "train_cnn.py")
+    rc, rep, err, dt = w.chase(["--signal", "static:300", "--policy", "fixed:200", "--period", "1s"],
+                               [PY, example, "--steps", "40", "--batch-size", "8", "--width", "8", "--size", "16",
+                                "--cpu"])
+    check(rc == 0, "exit status %d" % rc)
+    check(rep["progress"]["steps"] == 40 and rep["progress"]["samples"] == 320, "progress %s" % rep["progress"])
+    check(all(p["power_limit_w"] == 200 for p in rep["periods"]), "fixed:200 not applied")
+    check(all(near(p["ci_g_per_kwh"], 300) for p in rep["periods"]), "static CI not used")
+    check_accounting(rep, 40)
+    check_restored(w)
+
+
 def case_cli():
     """Bad input: a clear message on stderr and exit status 2, before any command starts."""
     w = World()
@@ -367,6 +383,9 @@ def case_cli():
         (base + ["--gpus", "a"], "--gpus"),
         (base + ["--warmup-steps", "1.5"], "whole number"),
         (base + ["--profile-steps", "0"], "--profile-steps"),
+        (base + ["--total-steps", "0"], "--total-steps"),
+        (base + ["--progress-timeout", "-1s"], "--progress-timeout"),
+        (base + ["--report"], "needs a value"),
         (base + ["--frobnicate"], "unknown option"),
         (base + ["--policy", "fixed:50"], "100..300"),
         (base + ["--dry-run", "--policy", "chase"], "--dry-run"),
