@@ -8,9 +8,11 @@ For each model it reads one hourly trace (empty values are gaps and are skipped)
     a curve that is linear between mid-month points and whose average over each month equals the observed mean of
     that month and hour (so generation, which interpolates between knots, keeps the monthly means).
   * sd[m][h]: the standard deviation of the residual (observed minus that curve) by month and hour.
-  * the residual's autocorrelation, fitted as a mix of a slow and a fast AR(1) process:
-    rho(k) = w * a**k + (1 - w) * b**k  (least squares over lags 1..120 h). The slow part carries the multi-day
-    weather swings (wind, hydro, cloudy spells), the fast part the hour-to-hour noise.
+  * the standardised residual's autocorrelation, fitted over lags 1..48 h as a mix of a slow, smooth AR(2) (roots a,
+    c: the multi-day weather swings of wind, hydro, cloudy spells) and a fast AR(1) (b: hour-to-hour noise):
+    rho(k) = w * ar2(a, c; k) + (1 - w) * b**k.
+  * a persistent volatility (power q, persistence psi) that makes the residual move in bursts as real grids do,
+    calibrated by simulation to the observed mean hourly change and mean daily range of the residual.
   * a floor and a ceiling for clamping (0.9 x the lowest and 1.1 x the highest observed value; the floor is >= 1).
 No value of the source is copied; only these statistics are written.
 Plain Python 3 standard library, deterministic output.
@@ -23,33 +25,35 @@ import os
 import random
 import sys
 
-# name, source file (relative to the data folder), column, licence line, summary
+# name, source file (relative to the data folder), column, source and licence, summary (one line)
 MODELS = [
     ("us-caiso-solar", "carbon/dacf-CISO-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "California (CAISO): solar-driven, deep midday dip, gas at night; from DACF CISO 2020-2021"),
     ("us-ercot-wind", "carbon/eia-ERCO-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Texas (ERCOT): wind-heavy gas grid with multi-day wind swings and a solar dip; from EIA ERCO 2022"),
+     "Texas (ERCOT): gas and much wind, lowest at night when wind peaks; from EIA ERCO 2022"),
     ("de-wind", "carbon/dacf-forecast-DE-2021H2.csv", "actual",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
-     "Germany: wind-driven coal/gas grid, slow weather swings; from DACF DE Jul-Dec 2021 (Jan-Jun mirrored)"),
+     "Germany: coal/gas swung by wind and solar; from DACF DE Jul-Dec 2021, Jan-Jun mirrored"),
     ("se-hydro", "carbon/dacf-SE-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "Sweden: hydro and nuclear, very low and flat CI; from DACF SE 2020-2021"),
     ("us-bpa-hydro", "carbon/eia-BPAT-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Pacific Northwest (BPA): hydro-dominated, low CI rising in dry late summer and autumn; from EIA BPAT 2022"),
+     "Pacific Northwest (BPA): hydro, lowest in the May-June snowmelt; from EIA BPAT 2022"),
     ("us-miso-fossil", "carbon/eia-MISO-2022.csv", "ci",
      "US EIA generation data via github HewlettPackard/dc-rl, MIT",
-     "Midwest (MISO): coal and gas, high CI, wind-driven dips; from EIA MISO 2022"),
+     "Midwest (MISO): coal and gas, high CI, dips when wind blows (mostly at night); from EIA MISO 2022"),
     ("us-pjm-mixed", "carbon/dacf-PJM-2020-2021.csv", "ci",
      "DACF (Maji et al., e-Energy '22), github carbonfirst/DACF, Apache-2.0",
      "Mid-Atlantic (PJM): nuclear, gas and coal mix, moderate and steady CI; from DACF PJM 2020-2021"),
 ]
 
 MAX_LAG = 48
-KAPPA_STEPS = 7  # kappa up to 1.5: heavier volatility makes a year's variance erratic (lognormal bursts)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+POWER_GRID = [i * 0.5 for i in range(9)]  # volatility power q: 0 (Gaussian) .. 4
+PSI_GRID = (0.0, 0.5, 0.8, 0.9, 0.95)
 
 
 def read_trace(path, column):
@@ -188,11 +192,17 @@ def fit_acf(rho):
     return th[0], th[1], th[2], th[3], rmse
 
 
-def simulate_z(rng, w, a, c, b, kappa, psi, n):
+def abs_normal_moment(q):
+    """E|h|^q for a standard normal h (the same formula is in gridmodel.c)."""
+    return 2 ** (q / 2) * math.gamma((q + 1) / 2) / math.sqrt(math.pi)
+
+
+def simulate_z(rng, w, a, c, b, q, psi, n):
     """The standardised residual as gridmodel.c generates it (same equations, Python's PRNG)."""
     p1, p2 = a + c, -a * c
     r1 = p1 / (1 - p2)
     ve = 1 - p1 * r1 - p2 * (p1 * r1 + p2)
+    vol_norm = 1.0 / math.sqrt(abs_normal_moment(q))
     s1 = rng.gauss(0, 1)
     s0 = r1 * s1 + math.sqrt(1 - r1 * r1) * rng.gauss(0, 1)
     f = rng.gauss(0, 1)
@@ -200,7 +210,7 @@ def simulate_z(rng, w, a, c, b, kappa, psi, n):
     out = []
     for _ in range(n):
         h = psi * h + math.sqrt(1 - psi * psi) * rng.gauss(0, 1)
-        vol = math.exp(0.5 * kappa * h - 0.25 * kappa * kappa)
+        vol = abs(h) ** (0.5 * q) * vol_norm
         s = p1 * s0 + p2 * s1 + math.sqrt(ve) * vol * rng.gauss(0, 1)
         s1, s0 = s0, s
         f = b * f + math.sqrt(1 - b * b) * vol * rng.gauss(0, 1)
@@ -209,33 +219,34 @@ def simulate_z(rng, w, a, c, b, kappa, psi, n):
 
 
 def roughness_moments(z):
-    """(mean |change| / rms change over one hour, mean range within 24-hour blocks) of z (None = gap)."""
+    """(mean |change| over one hour, mean range within 24-hour blocks) of z (None = gap)."""
     dz = [y - x for x, y in zip(z, z[1:]) if x is not None and y is not None]
-    ratio = (sum(abs(d) for d in dz) / len(dz)) / math.sqrt(sum(d * d for d in dz) / len(dz))
+    step = sum(abs(d) for d in dz) / len(dz)
     ranges = []
     for i in range(0, len(z) - 23, 24):
         block = z[i:i + 24]
         if all(x is not None for x in block):
             ranges.append(max(block) - min(block))
-    return ratio, sum(ranges) / len(ranges)
+    return step, sum(ranges) / len(ranges)
 
 
 def fit_volatility(z, w, a, c, b):
     """Real residuals move in bursts: calm spells with tiny hourly changes, then fronts and ramps. A Gaussian
     process with the same autocorrelation is too evenly rough and overstates the daily swing. The innovations are
-    therefore scaled by exp(kappa/2 h - kappa^2/4), h a unit AR(1) with coefficient psi (volatility that persists).
-    kappa and psi are calibrated by simulation (fixed seed, common random numbers) to match two moments of the
-    observed standardised residual: mean |hourly change| / rms hourly change, and the mean range within a day."""
+    therefore scaled by |h|^(q/2) / sqrt(E|h|^q), h a unit AR(1) with coefficient psi (volatility that persists;
+    the scale's square has mean 1, so the autocorrelation is unchanged). A power of a Gaussian, rather than a
+    lognormal, keeps the variance of the volatility small (at most 104/9 - 1 for q = 4), so one year of a model has
+    a steady variance. q and psi are calibrated by simulation (fixed seed, common random numbers) to match two
+    moments of the observed standardised residual: the mean |hourly change| and the mean range within a day."""
     target = roughness_moments(z)
     best = None
-    for ik in range(0, KAPPA_STEPS):
-        kappa = ik * 0.25
-        for psi in (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99):
-            sim = roughness_moments(simulate_z(random.Random(20240601), w, a, c, b, kappa, psi, 24 * 400))
+    for q in POWER_GRID:
+        for psi in PSI_GRID:
+            sim = roughness_moments(simulate_z(random.Random(20240601), w, a, c, b, q, psi, 24 * 400))
             loss = (sim[0] / target[0] - 1) ** 2 + (sim[1] / target[1] - 1) ** 2
             if best is None or loss < best[0]:
-                best = (loss, kappa, psi, sim)
-            if kappa == 0:
+                best = (loss, q, psi, sim)
+            if q == 0:
                 break  # psi has no effect without volatility
     return best[1], best[2], target, best[3]
 
@@ -290,14 +301,14 @@ def derive(data_dir, model):
             z.append(r / s if s > 0 else 0.0)
     rho = sample_acf(z, MAX_LAG)
     w, a, c, b, rmse = fit_acf(rho)
-    kappa, psi, target, sim = fit_volatility(z, w, a, c, b)
+    power, psi, target, sim = fit_volatility(z, w, a, c, b)
     gaps = sum(1 for _, x in rows if x is None)
     return {
         "name": name, "rel": rel, "column": column, "licence": licence, "summary": summary,
         "start": rows[0][0], "end": rows[-1][0], "n": len(rows), "gaps": gaps, "mirrored": mirrored,
         "floor": max(1.0, 0.9 * min(values)), "ceil": 1.1 * max(values),
         "level": level_mh, "sd": sd, "w": w, "a": a, "c": c, "b": b, "rmse": rmse,
-        "kappa": kappa, "psi": psi, "moments": target, "sim_moments": sim,
+        "power": power, "psi": psi, "moments": target, "sim_moments": sim,
     }
 
 
@@ -314,23 +325,26 @@ def emit(models):
     p(" * Only derived statistics are stored (smooth month x hour means, residual spread by month and hour, a fitted")
     p(" * two-timescale autocorrelation, clamping bounds); no observed value is copied. Sources and their licences:")
     for d in models:
-        mir = ""
+        p(f" *   {d['name']}: {d['rel']} column '{d['column']}', "
+          f"{d['start']:%Y-%m-%d} .. {d['end']:%Y-%m-%d}, {d['n']} hours, {d['gaps']} gaps")
         if d["mirrored"]:
-            mir = " (months " + ",".join(str(m) for m in d["mirrored"]) + " mirrored from the other half-year)"
-        p(f" *   {d['name']}: {os.path.basename(d['rel'])} column '{d['column']}', "
-          f"{d['start']:%Y-%m-%d} .. {d['end']:%Y-%m-%d}, {d['n']} hours, {d['gaps']} gaps{mir}")
-        p(f" *     licence: {d['licence']}")
+            p(f" *     months {','.join(str(m) for m in d['mirrored'])} are not in the source: mirrored about the "
+              "solstice from the other half-year")
+        p(f" *     source: {d['licence']}")
     p(" */")
     p('#include "signal/gridmodel_data.h"')
     p("")
     p("#include <stddef.h>")
     p("")
+    p("/* A table laid out for reading: 12 hours a line. */")
+    p("/* clang-format off */")
     p("const chase_gridmodel_def_t chase_gridmodel_defs[] = {")
     for d in models:
         p("    {")
         p(f"        .name = {c_str(d['name'])},")
         p(f"        .summary = {c_str(d['summary'])},")
-        p(f"        .source = {c_str(os.path.basename(d['rel']) + ' (' + d['column'] + ')')},")
+        p(f"        .source_file = {c_str(d['rel'])},")
+        p(f"        .source_column = {c_str(d['column'])},")
         p(f"        .licence = {c_str(d['licence'])},")
         p(f"        .source_start = {c_str(d['start'].strftime('%Y-%m-%dT%H:%M:%SZ'))},")
         p(f"        .source_hours = {d['n']},")
@@ -342,15 +356,17 @@ def emit(models):
         p(f"        .slow_root2 = {d['c']:.4f},")
         p(f"        .fast_phi = {d['b']:.4f},")
         m, sm = d["moments"], d["sim_moments"]
-        p(f"        /* volatility: observed |dz|/rms {m[0]:.3f}, daily z range {m[1]:.3f}; "
+        p(f"        /* volatility: observed mean |dz| {m[0]:.3f}, daily z range {m[1]:.3f}; "
           f"simulated {sm[0]:.3f}, {sm[1]:.3f} */")
-        p(f"        .vol_kappa = {d['kappa']:.2f},")
+        p(f"        .vol_power = {d['power']:.2f},")
         p(f"        .vol_psi = {d['psi']:.2f},")
         for key in ("level", "sd"):
-            p(f"        .{key} = {{")
+            p(f"        .{key} = {{ /* by month, then UTC hour 0..11 and 12..23 */")
             for m in range(12):
-                vals = ", ".join(f"{v:.1f}" for v in d[key][m])
-                p(f"            {{{vals}}},")
+                first = ", ".join(f"{v:.1f}" for v in d[key][m][:12])
+                second = ", ".join(f"{v:.1f}" for v in d[key][m][12:])
+                p(f"            /* {MONTHS[m]} */ {{{first},")
+                p(f"                       {second}}},")
             p("        },")
         p("    },")
     p("};")
@@ -362,6 +378,7 @@ def emit(models):
         p(f"    {c_str(d['name'])},")
     p("    NULL,")
     p("};")
+    p("/* clang-format on */")
     return "\n".join(out) + "\n"
 
 
@@ -376,7 +393,7 @@ def main(argv):
     models = [derive(data_dir, m) for m in MODELS]
     for d in models:
         sys.stderr.write(f"{d['name']:16s} w={d['w']:.3f} a={d['a']:.4f} c={d['c']:.3f} b={d['b']:.3f} "
-                         f"rmse={d['rmse']:.4f} kappa={d['kappa']:.2f} psi={d['psi']:.2f} "
+                         f"rmse={d['rmse']:.4f} q={d['power']:.2f} psi={d['psi']:.2f} "
                          f"floor={d['floor']:.1f} ceil={d['ceil']:.1f}\n")
     sys.stdout.write(emit(models))
     return 0

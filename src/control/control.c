@@ -69,6 +69,7 @@ typedef struct loop {
     history_t hist;
     chase_hull_t hull;
     int warned_signal;
+    int score_ahead; /* forecast after every observation (the policy plans with the horizon) */
     /* The forecaster's latest prediction, made after the last observation, and its skill so far. */
     double ahead[CHASE_FORECAST_MAX_HORIZON], ahead_rmse[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
@@ -124,8 +125,11 @@ static int update_history(loop_t *L, double now, chase_err_t *err)
                 return chase_err_set(err, rc, "out of memory");
             skill_actual(&L->skill, buf[i].t, buf[i].ci);
             if (L->forecaster && chase_forecaster_last(L->forecaster) < buf[i].t &&
-                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci) == CHASE_OK)
-                predict_ahead(L);
+                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci) == CHASE_OK) {
+                L->n_ahead = 0; /* stale once a new sample is in */
+                if (L->score_ahead)
+                    predict_ahead(L);
+            }
         }
         if (n < HISTORY_CHUNK)
             return CHASE_OK;
@@ -146,6 +150,8 @@ static double last_known(const history_t *h)
 static double forecast_period(loop_t *L, double a, double b)
 {
     double fallback = last_known(&L->hist);
+    if (L->n_ahead == 0 && L->forecaster && chase_forecaster_last(L->forecaster) != INT64_MIN)
+        predict_ahead(L);
     if (L->n_ahead == 0)
         return fallback;
     double step = (double)L->hist.step_s, first = (double)L->ahead_t0;
@@ -317,6 +323,7 @@ int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *
     loop_t L = {.cfg = cfg, .profile = profile, .signal = signal, .forecaster = forecaster, .policy = policy,
                 .gpu = gpu, .job = job, .ledger = ledger, .current_pl = NAN};
     skill_init(&L.skill);
+    L.score_ahead = chase_policy_uses_ahead(policy);
     int rc, total = 0;
     if ((rc = gpu->ops->count(gpu->self, &total, err)) != CHASE_OK)
         return rc;

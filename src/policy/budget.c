@@ -265,4 +265,4 @@ static void budget_destroy(void *state)
 
 const chase_policy_ops_t chase_policy_budget = {
     "budget", "chase's own: least carbon within a slowdown budget (--budget PCT), re-planned every period",
-    budget_create, budget_decide, budget_destroy};
+    budget_create, budget_decide, budget_destroy, 1};
