@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase/provider.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 #include "signal/spec.h"
@@ -181,31 +182,55 @@ static int open_static(const char *args, const chase_signal_open_opts_t *opts, c
     return chase_signal_static(v, (int64_t)step, out, err);
 }
 
+/* The live providers parse their own keys (chase_provider_open); the table only routes to them. */
+static int open_electricitymaps(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                                chase_err_t *err)
+{
+    return chase_provider_open("electricitymaps", args, opts, out, err);
+}
+
+static int open_watttime(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                         chase_err_t *err)
+{
+    return chase_provider_open("watttime", args, opts, out, err);
+}
+
+static int open_ukci(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
+{
+    return chase_provider_open("ukci", args, opts, out, err);
+}
+
 static const chase_provider_t providers[] = {
     {"trace", "trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION]", open_trace},
     {"static", "static:VALUE[,step=DURATION]", open_static},
+    {"electricitymaps", "electricitymaps:zone=DE|lat=..,lon=..[,emission=direct|lifecycle] (ELECTRICITYMAPS_TOKEN)",
+     open_electricitymaps},
+    {"watttime", "watttime:region=CAISO_NORTH|lat=..,lon=.. (WATTTIME_USERNAME, WATTTIME_PASSWORD)", open_watttime},
+    {"ukci", "ukci[:region=1..17|postcode=RG10]", open_ukci},
     {NULL, NULL, NULL},
 };
 
 const chase_provider_t *chase_signal_providers(void) { return providers; }
 
+/* One source of a chain, by its table row. */
+static int open_one(const char *name, const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                    chase_err_t *err)
+{
+    for (const chase_provider_t *p = providers; p->name; p++)
+        if (!strcmp(p->name, name))
+            return p->open(args ? args : "", opts, out, err);
+    char avail[256] = "";
+    for (const chase_provider_t *p = providers; p->name; p++)
+        snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
+    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.40s' is not available in this build (available: %s)", name,
+                         avail);
+}
+
 int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                       chase_err_t *err)
 {
     if (!spec || !*spec || !out)
-        return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv or static:400)");
-    const char *colon = strchr(spec, ':');
-    if (!colon || colon == spec)
-        return chase_err_set(err, CHASE_EINVAL,
-                             "signal spec '%s' names no provider; write NAME:ARGS, e.g. trace:%s or static:400", spec,
-                             spec);
-    size_t nl = (size_t)(colon - spec);
-    for (const chase_provider_t *p = providers; p->name; p++)
-        if (strlen(p->name) == nl && !strncmp(p->name, spec, nl))
-            return p->open(colon + 1, opts, out, err);
-    char avail[256] = "";
-    for (const chase_provider_t *p = providers; p->name; p++)
-        snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
-    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.*s' is not available in this build (available: %s)",
-                         (int)nl, spec, avail);
+        return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv, static:400, ukci)");
+    /* A chain "electricitymaps:zone=DE,ukci" is split where a comma-separated item names a provider. */
+    return chase_signal_open_chain(spec, opts, open_one, out, err);
 }
