@@ -17,8 +17,8 @@
  * a Huber weight, and features are clipped at CLIP times their typical size.
  * Gaps: a missing value makes the features that need it 0 ("no information") and trains nothing on a missing
  * origin or target. Forecasts from a missing origin start from the last real value. CHASE_ENODATA only when no
- * real value is in the last 8 days.
- * Cost: update O(48 * 10^3) flops, predict O(48 * 10), state about 8 days of samples plus 48 * 130 doubles. */
+ * real value is in the ring (the last 7 days and 48 steps).
+ * Cost: update O(48 * 10^3) flops, predict O(48 * 10), state 7 days of samples (three rings) plus 48 * 140 doubles. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
