@@ -14,7 +14,8 @@
  * by that feature's own spread, so it is unit-free), so the model leaves persistence only as fast as the data
  * justify. Old samples fade with a 30-day half-life so the weights follow seasons. A constant series has all
  * features and targets zero and is forecast exactly. Robustness: a sample far outside the recent error spread gets
- * a Huber weight, and features are clipped at CLIP times their typical size.
+ * a Huber weight and a weight of usual level / actual (capped at 4: the score is a relative error), and features
+ * are clipped at CLIP times their typical size.
  * Gaps: a missing value makes the features that need it 0 ("no information") and trains nothing on a missing
  * origin or target. Forecasts from a missing origin start from the last real value. CHASE_ENODATA only when no
  * real value is in the ring (the last 7 days and 48 steps).
