@@ -82,7 +82,8 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median time of chase's observe and predict over a whole trace. */
+/* Median time of chase's observe and predict over a whole trace, and how often its 80 % interval held the outcome
+ * (second half of the trace, 1 step and 1 day ahead). */
 static void time_chase(const chase_trace_t *tr)
 {
     chase_forecaster_t *f;
@@ -97,9 +98,11 @@ static void time_chase(const chase_trace_t *tr)
     if (h24 > CHASE_FORECAST_MAX_HORIZON)
         h24 = CHASE_FORECAST_MAX_HORIZON;
     double max_up = 0;
+    size_t in1 = 0, n1 = 0, in24 = 0, n24 = 0;
     for (size_t i = 0; i < tr->n; i++) {
+        double v = tr->filled && tr->filled[i] ? NAN : tr->ci[i];
         double c0 = cpu_s(), t0 = now_s();
-        chase_forecaster_observe(f, tr->start + (int64_t)i * tr->step_s, tr->ci[i]);
+        chase_forecaster_observe(f, tr->start + (int64_t)i * tr->step_s, v);
         double t1 = now_s(), c1 = cpu_s();
         up[i] = t1 - t0;
         t1 = now_s();
@@ -107,6 +110,17 @@ static void time_chase(const chase_trace_t *tr)
         double t2 = now_s();
         chase_forecaster_predict(f, h24, mean, lo, hi, NULL);
         double t3 = now_s();
+        if (i >= tr->n / 2 && i + (size_t)h24 < tr->n && !isnan(lo[0])) {
+            size_t a = i + 1, b = i + (size_t)h24;
+            if (!(tr->filled && tr->filled[a])) {
+                n1++;
+                in1 += tr->ci[a] >= lo[0] && tr->ci[a] <= hi[0];
+            }
+            if (!(tr->filled && tr->filled[b])) {
+                n24++;
+                in24 += tr->ci[b] >= lo[h24 - 1] && tr->ci[b] <= hi[h24 - 1];
+            }
+        }
         p1[i] = t2 - t1;
         p24[i] = t3 - t2;
         if (c1 - c0 > max_up)
@@ -117,9 +131,11 @@ static void time_chase(const chase_trace_t *tr)
     qsort(p24, tr->n, sizeof *p24, cmp_dbl);
     printf("chase cost on %s (%zu samples of %lld s):\n  update median %.1f us, 99th percentile %.1f us, max %.1f us "
            "(CPU time)\n"
-           "  predict 1 step median %.2f us; predict %d steps median %.2f us\n  state %zu bytes\n",
+           "  predict 1 step median %.2f us; predict %d steps median %.2f us\n  state %zu bytes\n"
+           "  80 %% interval coverage: %.1f %% at 1 step, %.1f %% at %d steps\n",
            tr->name, tr->n, (long long)tr->step_s, up[tr->n / 2] * 1e6, up[tr->n * 99 / 100] * 1e6, max_up * 1e6,
-           p1[tr->n / 2] * 1e6, h24, p24[tr->n / 2] * 1e6, chase_model_chase_state_bytes(tr->step_s));
+           p1[tr->n / 2] * 1e6, h24, p24[tr->n / 2] * 1e6, chase_model_chase_state_bytes(tr->step_s),
+           n1 ? 100.0 * in1 / n1 : NAN, n24 ? 100.0 * in24 / n24 : NAN, h24);
     free(up);
     free(p1);
     free(p24);
