@@ -381,6 +381,33 @@ static void test_command_on_shared_traces(void)
     remove(out);
 }
 
+/* A published-forecast column found by itself but unreadable does not stop the evaluation; one asked for does. */
+static void test_command_compare_column(void)
+{
+    char out[] = "test_forecast_cmp_out.txt", csv[] = "test_forecast_cmp.csv", args[512];
+    if (!getenv("CHASE_BIN"))
+        return;
+    FILE *f = fopen(csv, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fprintf(f, "time,ci,dacf_forecast\n");
+    for (int i = 0; i < 48; i++)
+        fprintf(f, "2021-01-%02dT%02d:00:00Z,%d,\n", 1 + i / 24, i % 24, 100 + i);
+    fclose(f);
+    snprintf(args, sizeof args, "forecast eval --trace %s --models persistence,chase", csv);
+    CHECK(run_chase(args, out) == 0);
+    char *text = slurp(out);
+    CHECK(text && strstr(text, "chase") && !strstr(text, "dacf_forecast "));
+    free(text);
+    snprintf(args, sizeof args, "forecast eval --trace %s --compare-column dacf_forecast", csv);
+    CHECK(run_chase(args, out) == 2);
+    snprintf(args, sizeof args, "forecast eval --trace %s --compare-column none --json -", csv);
+    CHECK(run_chase(args, out) == 0);
+    remove(csv);
+    remove(out);
+}
+
 int main(void)
 {
     RUN(test_time_order_enforced);
@@ -391,5 +418,6 @@ int main(void)
     RUN(test_spiky_series);
     RUN(test_chase_learns_daily_pattern);
     RUN(test_command_on_shared_traces);
+    RUN(test_command_compare_column);
     CHECK_DONE();
 }

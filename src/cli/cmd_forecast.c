@@ -292,10 +292,15 @@ static int cmd_eval(const args_t *a, const chase_trace_t *tr)
     double *compare = NULL;
     if (ccol) {
         int rc = read_compare(a, ccol, tr, &compare);
-        if (rc)
+        if (rc && a->compare)
             return rc;
-        eo.compare = compare;
-        eo.compare_name = ccol;
+        if (rc) { /* found by itself: the evaluation goes on without it (read_compare said why) */
+            fprintf(stderr, "%s: evaluating without the %s column\n", PROG, ccol);
+            ccol = NULL;
+        } else {
+            eo.compare = compare;
+            eo.compare_name = ccol;
+        }
     }
 
     chase_forecast_score_t rows[MAX_MODELS + 1];
