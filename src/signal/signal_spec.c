@@ -88,7 +88,7 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
                       chase_err_t *err)
 {
     static const char known[] = "start, speed, column, lca, max_gap";
-    char path[4096], key[32], value[256], column[256] = "";
+    char path[4096], key[32], value[256], column[256] = "", start_text[64] = "", speed_text[64] = "1";
     const char *comma = strchr(args, ',');
     size_t pl = comma ? (size_t)(comma - args) : strlen(args);
     if (!pl)
@@ -108,11 +108,13 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
                 return chase_err_set(err, CHASE_EINVAL,
                                      "trace: start='%s' is not a UTC time (e.g. 2022-03-01T00:00:00Z)", value);
             has_start = 1;
+            snprintf(start_text, sizeof start_text, "%.60s", value);
         } else if (!strcmp(key, "speed")) {
             if ((rc = parse_number("trace", key, value, &speed, err)))
                 return rc;
             if (!(speed > 0))
                 return chase_err_set(err, CHASE_EINVAL, "trace: speed=%s must be greater than 0", value);
+            snprintf(speed_text, sizeof speed_text, "%.60s", value);
         } else if (!strcmp(key, "column")) {
             snprintf(column, sizeof column, "%s", value);
             ro.column = column;
@@ -135,19 +137,30 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
     chase_trace_t *t;
     if ((rc = chase_trace_read_csv(path, &ro, &t, err)))
         return rc;
+    /* Checked here rather than left to the replay, so the messages quote the spec's own keys. */
+    double step = (double)t->step_s / speed;
+    if (step < 1 || fabs(step - round(step)) > 1e-9) {
+        chase_err_set(err, CHASE_EINVAL,
+                      "trace: speed=%s turns the trace's %lld s step into %g s; choose a speed that gives whole "
+                      "seconds (e.g. 1, 2, 60)",
+                      speed_text, (long long)t->step_s, step);
+        chase_trace_free(t);
+        return CHASE_EINVAL;
+    }
+    if (has_start && (start < t->start || start >= chase_trace_end(t))) {
+        char a[32], b[32];
+        chase_err_set(err, CHASE_EINVAL, "trace: start=%s is outside %s, which covers %s to %s", start_text, path,
+                      chase_time_format(t->start, a, sizeof a), chase_time_format(chase_trace_end(t), b, sizeof b));
+        chase_trace_free(t);
+        return CHASE_EINVAL;
+    }
     /* By default the replay begins a week into the trace, so forecasters have a week of history behind it. */
     chase_replay_t map = {t->start, opts ? (int64_t)floor(opts->now) : 0, speed};
     if (has_start)
         map.start = start;
     else if (chase_trace_end(t) - t->start >= WEEK_S + 86400)
         map.start = t->start + WEEK_S;
-    rc = chase_signal_trace_replay(t, &map, 1, out, err);
-    if (rc && err) { /* name the spec key in replay errors */
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        chase_err_set(err, rc, "trace: %s (keys start=, speed=)", msg);
-    }
-    return rc;
+    return chase_signal_trace_replay(t, &map, 1, out, err);
 }
 
 /* static:VALUE[,step=DURATION] */

@@ -20,13 +20,14 @@ static int static_history(void *self, double now, int64_t since, chase_sample_t 
     static_signal_t *s = self;
     /* Samples i with (i + 1) * step <= now have ended; the first reported one starts at or after since. */
     int64_t end = (int64_t)floor(now / (double)s->step_s); /* one past the last ended sample */
-    int64_t first = floor_div(since, s->step_s);
-    if (first * s->step_s < since)
-        first++;
-    if (first > end)
-        first = end;
-    if ((uint64_t)(end - first) > cap)
-        first = end - (int64_t)cap;
+    int64_t first = end - (cap > (size_t)INT32_MAX ? INT32_MAX : (int64_t)cap);
+    if (since > first * s->step_s) { /* only now is since known to be a sane number (not INT64_MIN) */
+        first = floor_div(since, s->step_s);
+        if (first * s->step_s < since)
+            first++;
+        if (first > end)
+            first = end;
+    }
     for (int64_t i = first; i < end; i++)
         out[i - first] = (chase_sample_t){i * s->step_s, s->step_s, s->value, 0};
     *n = (size_t)(end - first);
