@@ -127,8 +127,8 @@ static void test_every_real_file_loads(void)
     const char *subs[] = {"carbon", "carbon/electricitymaps-format"};
     int files = 0;
     for (int s = 0; s < 2; s++) {
-        snprintf(dir, sizeof dir, "%s/%s", getenv("CHASE_SHARED_DATA") ? getenv("CHASE_SHARED_DATA")
-                                                                       : "../shared/data", subs[s]);
+        snprintf(dir, sizeof dir, "%s/%s", getenv("CHASE_SHARED_DATA") ? getenv("CHASE_SHARED_DATA") : "../shared/data",
+                 subs[s]);
         DIR *d = opendir(dir);
         CHECK(d != NULL);
         if (!d)
@@ -173,9 +173,9 @@ static void test_row_counts(void)
     struct {
         const char *rel;
         size_t n;
-    } cases[] = {{"carbon/dacf-SE-2020-2021.csv", 17544},        /* two years, 2020 a leap year */
-                 {"carbon/dacf-forecast-DE-2021H2.csv", 4416},   /* 184 days */
-                 {"carbon/eia-PJM-2022.csv", 8760},              /* a year, with gaps */
+    } cases[] = {{"carbon/dacf-SE-2020-2021.csv", 17544},      /* two years, 2020 a leap year */
+                 {"carbon/dacf-forecast-DE-2021H2.csv", 4416}, /* 184 days */
+                 {"carbon/eia-PJM-2022.csv", 8760},            /* a year, with gaps */
                  {"carbon/watttime-MISO_MASON_CITY-2022-10.csv", 167},
                  {"carbon/electricitymaps-format/JP-TK_2023_hourly.csv", 8760}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -364,10 +364,10 @@ static void test_errors_with_lines(void)
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z\n"), NULL, CHASE_EFORMAT, 3, "fields");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,abc\n"), NULL, CHASE_EFORMAT, 3, "abc");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,12x\n"), NULL, CHASE_EFORMAT, 3, "number");
-    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T02:00:00Z,2\n2020-01-01T01:00:00Z,3\n"), NULL,
-                 CHASE_EFORMAT, 4, "order");
-    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,2\n2020-01-01T01:00:00Z,3\n"), NULL,
-                 CHASE_EFORMAT, 4, "duplicate");
+    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T02:00:00Z,2\n2020-01-01T01:00:00Z,3\n"), NULL, CHASE_EFORMAT,
+                 4, "order");
+    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,2\n2020-01-01T01:00:00Z,3\n"), NULL, CHASE_EFORMAT,
+                 4, "duplicate");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,-2\n"), NULL, CHASE_EFORMAT, 3, "negative");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,nan\n"), NULL, CHASE_EFORMAT, 3, "finite");
     expect_error(ROWS("2020-01-01T00:00:00Z,inf\n2020-01-01T01:00:00Z,1\n"), NULL, CHASE_EFORMAT, 2, "finite");
@@ -380,10 +380,10 @@ static void test_errors_with_lines(void)
                       "2020-01-01T02:30:00Z,1\n2020-01-01T04:00:00Z,1\n"),
                  NULL, CHASE_EFORMAT, 5, "grid");
     /* Steps outside 5..60 min. */
-    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T00:01:00Z,1\n2020-01-01T00:02:00Z,1\n"), NULL,
-                 CHASE_EFORMAT, 3, "1 min");
-    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T02:00:00Z,1\n2020-01-01T04:00:00Z,1\n"), NULL,
-                 CHASE_EFORMAT, 3, "2 h");
+    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T00:01:00Z,1\n2020-01-01T00:02:00Z,1\n"), NULL, CHASE_EFORMAT,
+                 3, "1 min");
+    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T02:00:00Z,1\n2020-01-01T04:00:00Z,1\n"), NULL, CHASE_EFORMAT,
+                 3, "2 h");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n"), NULL, CHASE_EFORMAT, 2, "one data row");
     expect_error(ROWS("2020-01-01T00:00:00Z,\n2020-01-01T01:00:00Z,\n"), NULL, CHASE_EFORMAT, 0, "no values");
     /* Empty file, blank file, header only (also with blank lines after it). */
@@ -539,8 +539,10 @@ static void test_bom_crlf_quotes_offsets(void)
     chase_err_t err;
     /* A spreadsheet export: BOM, CRLF, quoted fields (a comma and a doubled quote inside), an offset time, an
      * Electricity Maps style header with the unicode subscript. */
-    const char *s = "\xEF\xBB\xBF\"Datetime (UTC)\",Zone,\"Carbon Intensity gCO\xE2\x82\x82" "eq/kWh (direct)\","
-                    "\"Carbon Intensity gCO\xE2\x82\x82" "eq/kWh (LCA)\",Note\r\n"
+    const char *s = "\xEF\xBB\xBF\"Datetime (UTC)\",Zone,\"Carbon Intensity gCO\xE2\x82\x82"
+                    "eq/kWh (direct)\","
+                    "\"Carbon Intensity gCO\xE2\x82\x82"
+                    "eq/kWh (LCA)\",Note\r\n"
                     "\"2023-01-01 00:00:00\",\"Tokyo, JP\",\"100.5\",120,\"said \"\"hi\"\"\"\r\n"
                     "2023-01-01 01:00:00,JP, 200 ,220,\"two\r\nlines\"\r\n"
                     "2023-01-01T03:00:00+01:00,JP,300,330,\r\n";

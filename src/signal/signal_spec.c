@@ -9,8 +9,8 @@
 #include "chase/timeutil.h"
 #include "signal/spec.h"
 
-int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value,
-                    size_t value_size, chase_err_t *err)
+int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value, size_t value_size,
+                    chase_err_t *err)
 {
     const char *s = *p;
     while (*s == ',' || *s == ' ')
@@ -72,8 +72,7 @@ static int parse_bool(const char *provider, const char *key, const char *text, i
     return CHASE_OK;
 }
 
-static int parse_duration_key(const char *provider, const char *key, const char *text, double *out,
-                              chase_err_t *err)
+static int parse_duration_key(const char *provider, const char *key, const char *text, double *out, chase_err_t *err)
 {
     if (chase_duration_parse(text, out, NULL))
         return chase_err_set(err, CHASE_EINVAL, "%s: %s='%s' is not a duration (e.g. 30m, 6h, 2d)", provider, key,
@@ -84,8 +83,7 @@ static int parse_duration_key(const char *provider, const char *key, const char 
 #define WEEK_S (7 * 86400)
 
 /* trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION] */
-static int open_trace(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                      chase_err_t *err)
+static int open_trace(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     static const char known[] = "start, speed, column, lca, max_gap";
     char path[4096], key[32], value[256], column[256] = "", start_text[64] = "", speed_text[64] = "1";
@@ -164,8 +162,7 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
 }
 
 /* static:VALUE[,step=DURATION] */
-static int open_static(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                       chase_err_t *err)
+static int open_static(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     (void)opts;
     char num[64], key[32], value[64];
@@ -178,8 +175,7 @@ static int open_static(const char *args, const chase_signal_open_opts_t *opts, c
     double v, step = 1800;
     int rc;
     if (parse_number("static", "value", num, &v, NULL) || v < 0)
-        return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)",
-                             num);
+        return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)", num);
     const char *p = args + nl;
     while ((rc = chase_spec_next(&p, "static", key, sizeof key, value, sizeof value, err)) == 1) {
         if (strcmp(key, "step"))
@@ -200,10 +196,12 @@ static const chase_provider_t providers[] = {
     {NULL, NULL, NULL},
 };
 
-const chase_provider_t *chase_signal_providers(void) { return providers; }
+const chase_provider_t *chase_signal_providers(void)
+{
+    return providers;
+}
 
-int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                      chase_err_t *err)
+int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     if (!spec || !*spec || !out)
         return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv or static:400)");
@@ -219,6 +217,6 @@ int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, ch
     char avail[256] = "";
     for (const chase_provider_t *p = providers; p->name; p++)
         snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
-    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.*s' is not available in this build (available: %s)",
-                         (int)nl, spec, avail);
+    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.*s' is not available in this build (available: %s)", (int)nl,
+                         spec, avail);
 }

@@ -11,7 +11,10 @@ typedef struct static_signal {
 } static_signal_t;
 
 /* floor(a / b) for b > 0, also for negative a. */
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 static int static_history(void *self, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
                           chase_err_t *err)
@@ -43,7 +46,10 @@ static int static_actual(void *self, double t0, double t1, double *mean_ci, chas
     return CHASE_OK;
 }
 
-static void static_destroy(void *self) { free(self); }
+static void static_destroy(void *self)
+{
+    free(self);
+}
 
 static const chase_signal_ops_t static_ops = {"static", static_history, NULL, static_actual, static_destroy};
 

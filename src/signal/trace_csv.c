@@ -49,8 +49,8 @@ static int next_field(cursor_t *c, span_t *f, int *eor, chase_err_t *err)
         f->p = ++q;
         for (;;) {
             if (q >= end)
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a quoted field is never closed (missing \")",
-                                     c->name, first);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a quoted field is never closed (missing \")", c->name,
+                                     first);
             if (*q == '"') {
                 if (q + 1 < end && q[1] == '"') {
                     q += 2;
@@ -206,8 +206,8 @@ static int read_header(cursor_t *c, header_t *h, chase_err_t *err)
                 cap *= 2;
             }
             if (span_copy(&f, h->names[h->n], FIELD_MAX))
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: header field %zu is longer than %d bytes",
-                                     c->name, h->line, h->n + 1, FIELD_MAX - 1);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: header field %zu is longer than %d bytes", c->name,
+                                     h->line, h->n + 1, FIELD_MAX - 1);
             h->n++;
         }
         if (h->n > 1 || h->names[0][0])
@@ -233,8 +233,8 @@ static int choose_columns(const header_t *h, const chase_trace_read_opts_t *o, c
         int64_t t;
         if (chase_time_parse(h->names[0], &t, NULL) == CHASE_OK)
             return chase_err_set(err, CHASE_EFORMAT,
-                                 "%s:%ld: the first row is data, not a header; add a header line such as time,ci",
-                                 name, h->line);
+                                 "%s:%ld: the first row is data, not a header; add a header line such as time,ci", name,
+                                 h->line);
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: no time column (expected one named time, Datetime (UTC) or timestamp); "
                              "columns are %s",
@@ -326,8 +326,8 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
             chase_time_format(t, a, sizeof a);
             chase_time_format(r->t[r->n - 1], b, sizeof b);
             if (t == r->t[r->n - 1])
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: duplicate time %s (also on line %ld)", c->name,
-                                     line, a, r->line[r->n - 1]);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: duplicate time %s (also on line %ld)", c->name, line,
+                                     a, r->line[r->n - 1]);
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: time %s comes before %s on line %ld; rows must be in increasing time order",
                                  c->name, line, a, b, r->line[r->n - 1]);
@@ -389,8 +389,8 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
             best = s;
     if (!best || longer > hist[best]) {
         return chase_err_set(err, CHASE_EFORMAT,
-                             "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes",
-                             name, r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
+                             "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes", name,
+                             r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
     }
     if (best < CHASE_TRACE_MIN_STEP_S) {
         size_t i = 1;
@@ -480,8 +480,8 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
             char a[32], b[32], d[32];
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
-                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a),
-                                 dur_text(step, d, sizeof d), chase_time_format(r->t[0], b, sizeof b), r->line[0]);
+                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a), dur_text(step, d, sizeof d),
+                                 chase_time_format(r->t[0], b, sizeof b), r->line[0]);
         }
     }
     int64_t max_gap = o->max_gap_s ? o->max_gap_s : CHASE_TRACE_DEFAULT_MAX_GAP_S;
@@ -577,8 +577,7 @@ int chase_trace_parse_csv(const char *text, size_t len, const char *name, const 
     return parse(text, len, name, name, opts, out, err);
 }
 
-int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out,
-                         chase_err_t *err)
+int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out, chase_err_t *err)
 {
     if (!path || !out)
         return chase_err_set(err, CHASE_EINVAL, "chase_trace_read_csv: missing path or output");
