@@ -13,7 +13,8 @@
 #include "chase/timeutil.h"
 #include "chase/trace.h"
 
-#define FIELD_MAX 256 /* longest time, value or header name we look at; longer fields are skipped or rejected */
+#define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
+#define FIELD_MAX 256        /* longest time, value or header name we look at; longer fields are skipped or rejected */
 
 /* A field as it lies in the text; quoted fields still hold their doubled quotes. */
 typedef struct span {
@@ -310,8 +311,8 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
         if (nf == 1 && span_copy(&f0, buf, sizeof buf) == 0 && !buf[0])
             continue; /* blank line */
         if (nf != h->n)
-            return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: %zu fields, but the header (line %ld) has %zu", c->name,
-                                 line, nf, h->line, h->n);
+            return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: %zu field%s, but the header (line %ld) has %zu", c->name,
+                                 line, nf, nf == 1 ? "" : "s", h->line, h->n);
         if (span_copy(&ft, buf, sizeof buf))
             return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: the time field is too long", c->name, line);
         int64_t t;
@@ -489,6 +490,9 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     if (rc)
         return rc;
     size_t n = (size_t)((r->t[last] - r->t[first]) / step) + 1;
+    if (n > MAX_SAMPLES) /* only reachable with a raised max_gap and sparse rows */
+        return chase_err_set(err, CHASE_EFORMAT, "%s: the rows span %zu samples of %lld s; chase reads at most %d",
+                             name, n, (long long)step, MAX_SAMPLES);
     chase_trace_t *t = chase_trace_new(trace_name, r->t[first], step, n);
     if (!t)
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
