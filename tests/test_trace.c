@@ -361,7 +361,7 @@ static void test_errors_with_lines(void)
     char buf[1024];
 #define ROWS(s) (snprintf(buf, sizeof buf, "%s%s", h, s), buf)
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,2,3\n"), NULL, CHASE_EFORMAT, 3, "fields");
-    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z\n"), NULL, CHASE_EFORMAT, 3, "fields");
+    expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z\n"), NULL, CHASE_EFORMAT, 3, "1 field,");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,abc\n"), NULL, CHASE_EFORMAT, 3, "abc");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,12x\n"), NULL, CHASE_EFORMAT, 3, "number");
     expect_error(ROWS("2020-01-01T00:00:00Z,1\n2020-01-01T02:00:00Z,2\n2020-01-01T01:00:00Z,3\n"), NULL, CHASE_EFORMAT,
