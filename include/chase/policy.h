@@ -21,6 +21,12 @@ typedef struct chase_policy_ctx {
     const double *ci_past;      /* observed CI known at t, oldest first, ci_past_step_s apart (may be NULL) */
     size_t n_past;
     int64_t ci_past_step_s;
+    int64_t ci_past_t0;         /* time of ci_past[0] */
+    const double *ci_ahead;     /* forecasts of the samples after the last observed one (may be NULL) */
+    size_t n_ahead;
+    int64_t ci_ahead_step_s;
+    int64_t ci_ahead_t0;        /* time of ci_ahead[0] */
+    const double *ci_ahead_rmse; /* the forecaster's measured RMS error by horizon (NAN: no track record yet) */
     double work_done;           /* units done before t */
     double work_total;          /* units of the whole job, or NAN when unknown */
     double job_start;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase/provider.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 #include "signal/spec.h"
@@ -35,11 +36,16 @@ int chase_spec_next(const char **p, const char *provider, char *key, size_t key_
         return chase_err_set(err, CHASE_EINVAL, "%s: key '%.*s' is too long", provider, (int)kl, s);
     memcpy(key, s, kl);
     key[kl] = '\0';
+    const char *v = eq + 1;
+    while (vl && *v == ' ')
+        v++, vl--;
+    while (vl && v[vl - 1] == ' ')
+        vl--;
     if (!vl)
         return chase_err_set(err, CHASE_EINVAL, "%s: key '%s' has an empty value", provider, key);
     if (vl >= value_size)
         return chase_err_set(err, CHASE_EINVAL, "%s: the value of '%s' is too long", provider, key);
-    memcpy(value, eq + 1, vl);
+    memcpy(value, v, vl);
     value[vl] = '\0';
     *p = end;
     return 1;
@@ -190,9 +196,31 @@ static int open_static(const char *args, const chase_signal_open_opts_t *opts, c
     return chase_signal_static(v, (int64_t)step, out, err);
 }
 
+/* The live providers parse their own keys (chase_provider_open); the table only routes to them. */
+static int open_electricitymaps(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                                chase_err_t *err)
+{
+    return chase_provider_open("electricitymaps", args, opts, out, err);
+}
+
+static int open_watttime(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                         chase_err_t *err)
+{
+    return chase_provider_open("watttime", args, opts, out, err);
+}
+
+static int open_ukci(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
+{
+    return chase_provider_open("ukci", args, opts, out, err);
+}
+
 static const chase_provider_t providers[] = {
     {"trace", "trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION]", open_trace},
     {"static", "static:VALUE[,step=DURATION]", open_static},
+    {"electricitymaps", "electricitymaps:zone=DE|lat=..,lon=..[,emission=direct|lifecycle] (ELECTRICITYMAPS_TOKEN)",
+     open_electricitymaps},
+    {"watttime", "watttime:region=CAISO_NORTH|lat=..,lon=.. (WATTTIME_USERNAME, WATTTIME_PASSWORD)", open_watttime},
+    {"ukci", "ukci[:region=1..17|postcode=RG10]", open_ukci},
     {NULL, NULL, NULL},
 };
 
@@ -201,22 +229,31 @@ const chase_provider_t *chase_signal_providers(void)
     return providers;
 }
 
-int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
+/* One source of a chain, by its table row. */
+static int open_one(const char *name, const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                    chase_err_t *err)
 {
-    if (!spec || !*spec || !out)
-        return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv or static:400)");
-    const char *colon = strchr(spec, ':');
-    if (!colon || colon == spec)
-        return chase_err_set(err, CHASE_EINVAL,
-                             "signal spec '%s' names no provider; write NAME:ARGS, e.g. trace:%s or static:400", spec,
-                             spec);
-    size_t nl = (size_t)(colon - spec);
     for (const chase_provider_t *p = providers; p->name; p++)
-        if (strlen(p->name) == nl && !strncmp(p->name, spec, nl))
-            return p->open(colon + 1, opts, out, err);
+        if (!strcmp(p->name, name))
+            return p->open(args ? args : "", opts, out, err);
+    if (!*name)
+        return chase_err_set(err, CHASE_EINVAL, "signal spec names no provider; write NAME:ARGS, e.g. static:400");
     char avail[256] = "";
     for (const chase_provider_t *p = providers; p->name; p++)
         snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
-    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.*s' is not available in this build (available: %s)", (int)nl,
-                         spec, avail);
+    /* A bare file name is the likeliest slip: say how to write it. */
+    const char *dot = strrchr(name, '.');
+    int looks_like_file = strchr(name, '/') || (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")));
+    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.40s' is not available in this build (available: %s)%s%.40s",
+                         name, avail, looks_like_file ? "; for a trace file write trace:" : "",
+                         looks_like_file ? name : "");
+}
+
+int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                      chase_err_t *err)
+{
+    if (!spec || !*spec || !out)
+        return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv, static:400, ukci)");
+    /* A chain "electricitymaps:zone=DE,ukci" is split where a comma-separated item names a provider. */
+    return chase_signal_open_chain(spec, opts, open_one, out, err);
 }

@@ -1,0 +1,41 @@
+/* Simulation: one job under one policy on a carbon trace = the control loop + a simulated GPU + the trace signal
+ * + a virtual clock. */
+#ifndef CHASE_SIMULATE_H
+#define CHASE_SIMULATE_H
+
+#include "chase/control.h"
+#include "chase/ledger.h"
+#include "chase/policy.h"
+#include "chase/profile.h"
+#include "chase/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chase_sim_spec {
+    const chase_trace_t *trace;
+    const chase_profile_t *profile;
+    double start;         /* UTC seconds; the trace before it is the known past */
+    double work;          /* units of the profile (e.g. epochs) */
+    int n_gpus;           /* default 1 */
+    double period_s;      /* default 1800 */
+    const char *forecaster; /* model name, or "perfect"; NULL: "chase" when built, else "persistence" */
+    chase_policy_params_t params; /* budget, eta, ... (params.truth is set to trace for the oracle) */
+} chase_sim_spec_t;
+
+/* Sets spec to defaults: 1 GPU, 30-min periods, default forecaster, chase_policy_params_init. */
+void chase_sim_spec_init(chase_sim_spec_t *spec);
+
+/* Runs the job under policy (a spec like "budget" or "fixed:250"); rows go to ledger when it is not NULL.
+ * CHASE_ENODATA when the trace ends before the job does. */
+int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                          chase_totals_t *out, chase_err_t *err);
+
+/* Time the job takes at the profile's top limit (the baseline). */
+double chase_sim_baseline_time(const chase_sim_spec_t *spec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

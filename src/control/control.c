@@ -1,0 +1,371 @@
+/* The control loop shared by `chase simulate` and `chase run` (see control.h for the data flow of one period). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chase/control.h"
+#include "control/skill.h"
+
+#define HISTORY_CHUNK 4096
+
+void chase_control_config_init(chase_control_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->period_s = 1800;
+    cfg->work_total = NAN;
+    cfg->budget_pct = NAN;
+    cfg->history_s = 14 * 86400;
+}
+
+/* The CI observed so far, on the signal's step grid (NAN where the signal had nothing). */
+typedef struct history {
+    double *v;
+    size_t n, cap;
+    int64_t t0, step_s;
+} history_t;
+
+static int history_push(history_t *h, int64_t t, double ci)
+{
+    if (h->n == 0) {
+        h->t0 = t;
+    } else {
+        int64_t next = h->t0 + (int64_t)h->n * h->step_s;
+        if (t < next)
+            return CHASE_OK; /* already known */
+        while (next < t) {   /* a gap in the signal */
+            int rc = history_push(h, next, NAN);
+            if (rc)
+                return rc;
+            next += h->step_s;
+        }
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 1024;
+        double *v = realloc(h->v, cap * sizeof *v);
+        if (!v)
+            return CHASE_ENOMEM;
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = ci;
+    return CHASE_OK;
+}
+
+typedef struct loop {
+    const chase_control_config_t *cfg;
+    const chase_profile_t *profile;
+    chase_signal_t *signal;
+    chase_forecaster_t *forecaster;
+    chase_policy_t *policy;
+    chase_gpu_t *gpu;
+    chase_job_t *job;
+    chase_ledger_t *ledger;
+    int *gpus;
+    double *orig_pl, *energy;
+    int n_gpus;
+    int observe_only;
+    double current_pl;
+    history_t hist;
+    chase_hull_t hull;
+    int warned_signal;
+    /* The forecaster's latest prediction, made after the last observation, and its skill so far. */
+    double ahead[CHASE_FORECAST_MAX_HORIZON], ahead_rmse[CHASE_FORECAST_MAX_HORIZON];
+    size_t n_ahead;
+    int64_t ahead_t0;
+    skill_t skill;
+} loop_t;
+
+static void warn(loop_t *L, const char *msg)
+{
+    if (L->cfg->on_warning)
+        L->cfg->on_warning(L->cfg->on_warning_arg, msg);
+}
+
+/* Predicts the samples after the last observation; remembers them for the policy and to score them later. */
+static void predict_ahead(loop_t *L)
+{
+    L->n_ahead = 0;
+    if (chase_forecaster_predict(L->forecaster, CHASE_FORECAST_MAX_HORIZON, L->ahead, NULL, NULL, NULL) != CHASE_OK)
+        return;
+    L->n_ahead = CHASE_FORECAST_MAX_HORIZON;
+    L->ahead_t0 = chase_forecaster_last(L->forecaster) + L->hist.step_s;
+    skill_forecasts(&L->skill, L->ahead, L->n_ahead, L->ahead_t0, L->hist.step_s);
+}
+
+/* Takes in what the signal knows at now, into the history and the forecaster. */
+static int update_history(loop_t *L, double now, chase_err_t *err)
+{
+    chase_sample_t buf[HISTORY_CHUNK];
+    int64_t since = L->hist.n ? L->hist.t0 + (int64_t)L->hist.n * L->hist.step_s
+                              : (int64_t)floor(now - L->cfg->history_s);
+    for (;;) {
+        size_t n = 0;
+        chase_err_t e;
+        chase_err_clear(&e);
+        int rc = chase_signal_history(L->signal, now, since, buf, HISTORY_CHUNK, &n, &e);
+        if (rc != CHASE_OK) {
+            if (!L->warned_signal) {
+                char msg[700];
+                snprintf(msg, sizeof msg, "carbon signal unavailable (%s); deciding on the last known values",
+                         e.msg[0] ? e.msg : chase_strerror(rc));
+                warn(L, msg);
+                L->warned_signal = 1;
+            }
+            return CHASE_OK;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (L->hist.n == 0)
+                L->hist.step_s = buf[i].step_s > 0 ? buf[i].step_s : L->signal->step_s;
+            int64_t before = L->hist.n ? L->hist.t0 + (int64_t)L->hist.n * L->hist.step_s : buf[i].t;
+            if (buf[i].t < before)
+                continue;
+            if ((rc = history_push(&L->hist, buf[i].t, buf[i].ci)) != CHASE_OK)
+                return chase_err_set(err, rc, "out of memory");
+            skill_actual(&L->skill, buf[i].t, buf[i].ci);
+            if (L->forecaster && chase_forecaster_last(L->forecaster) < buf[i].t &&
+                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci) == CHASE_OK)
+                predict_ahead(L);
+        }
+        if (n < HISTORY_CHUNK)
+            return CHASE_OK;
+        since = buf[n - 1].t + 1;
+    }
+}
+
+/* Last non-gap value of the history, or NAN. */
+static double last_known(const history_t *h)
+{
+    for (size_t i = h->n; i-- > 0;)
+        if (!isnan(h->v[i]))
+            return h->v[i];
+    return NAN;
+}
+
+/* Forecast mean CI over [a, b) from the latest prediction, falling back to the last known value. */
+static double forecast_period(loop_t *L, double a, double b)
+{
+    double fallback = last_known(&L->hist);
+    if (L->n_ahead == 0)
+        return fallback;
+    double step = (double)L->hist.step_s, first = (double)L->ahead_t0;
+    int h = (int)L->n_ahead;
+    const double *mean = L->ahead;
+    double sum = 0, w = 0;
+    for (int j = 0; j < h; j++) {
+        double s0 = first + step * j, s1 = s0 + step;
+        double ov = fmin(s1, b) - fmax(s0, a);
+        if (ov > 0 && isfinite(mean[j])) {
+            sum += mean[j] * ov;
+            w += ov;
+        }
+    }
+    if (w > 0)
+        return sum / w;
+    return isfinite(mean[h - 1]) ? mean[h - 1] : fallback;
+}
+
+static int set_all(loop_t *L, double w, chase_err_t *err)
+{
+    if (L->cfg->dry_run || L->observe_only || w == L->current_pl)
+        return CHASE_OK;
+    for (int i = 0; i < L->n_gpus; i++) {
+        chase_err_t e;
+        chase_err_clear(&e);
+        int rc = L->gpu->ops->set_power_limit(L->gpu->self, L->gpus[i], w, &e);
+        if (rc == CHASE_EPERM) {
+            warn(L, "no permission to set GPU power limits: continuing in observe-only mode "
+                    "(run as root or grant the right to set limits to apply decisions)");
+            L->observe_only = 1;
+            return CHASE_OK;
+        }
+        if (rc != CHASE_OK)
+            return chase_err_set(err, rc, "setting GPU %d to %.0f W: %s", L->gpus[i], w, e.msg);
+    }
+    L->current_pl = w;
+    return CHASE_OK;
+}
+
+static int read_energy(loop_t *L, double *total, chase_err_t *err)
+{
+    *total = 0;
+    for (int i = 0; i < L->n_gpus; i++) {
+        double j;
+        chase_err_t e;
+        chase_err_clear(&e);
+        int rc = L->gpu->ops->energy(L->gpu->self, L->gpus[i], &j, &e);
+        if (rc != CHASE_OK)
+            return chase_err_set(err, rc, "reading the energy of GPU %d: %s", L->gpus[i], e.msg);
+        *total += j - L->energy[i];
+        L->energy[i] = j;
+    }
+    return CHASE_OK;
+}
+
+/* Mean CI over [a, b) for accounting; the forecast (flagged stale) when the signal cannot say. */
+static double actual_ci(loop_t *L, double a, double b, double forecast, int *stale)
+{
+    double ci;
+    if (b <= a)
+        return isfinite(forecast) ? forecast : last_known(&L->hist);
+    if (chase_signal_actual(L->signal, a, b, &ci, NULL) == CHASE_OK && isfinite(ci))
+        return ci;
+    *stale = 1;
+    return isfinite(forecast) ? forecast : last_known(&L->hist);
+}
+
+static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t *err)
+{
+    const chase_control_config_t *cfg = L->cfg;
+    double a = t0 + (double)k * cfg->period_s, b = a + cfg->period_s;
+    double now = L->job->ops->now(L->job->self);
+    if (now > a)
+        a = now;
+    if (b <= a)
+        b = a + cfg->period_s;
+    int rc = update_history(L, now, err);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++)
+        L->ahead_rmse[j] = skill_rmse(&L->skill, j);
+    chase_period_t row = {.start = a, .ci_forecast = forecast_period(L, a, b)};
+    size_t keep = (size_t)(cfg->history_s / (double)(L->hist.step_s > 0 ? L->hist.step_s : 1));
+    size_t from = L->hist.n > keep ? L->hist.n - keep : 0;
+    chase_policy_ctx_t ctx = {
+        .t = a,
+        .period_s = b - a,
+        .ci_forecast = row.ci_forecast,
+        .ci_past = L->hist.n ? L->hist.v + from : NULL,
+        .n_past = L->hist.n - from,
+        .ci_past_step_s = L->hist.step_s,
+        .ci_past_t0 = L->hist.t0 + (int64_t)from * L->hist.step_s,
+        .ci_ahead = L->n_ahead ? L->ahead : NULL,
+        .n_ahead = L->n_ahead,
+        .ci_ahead_step_s = L->hist.step_s,
+        .ci_ahead_t0 = L->ahead_t0,
+        .ci_ahead_rmse = L->ahead_rmse,
+        .work_done = L->job->ops->work_done(L->job->self),
+        .work_total = cfg->work_total,
+        .job_start = t0,
+        .deadline = isfinite(cfg->budget_pct) && isfinite(cfg->work_total)
+                        ? t0 + (1 + cfg->budget_pct / 100) * cfg->work_total /
+                                   L->profile->pts[L->profile->n - 1].throughput
+                        : INFINITY,
+        .hull = &L->hull,
+        .profile = L->profile,
+    };
+    chase_setting_t set;
+    if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK)
+        return rc;
+    double work0 = ctx.work_done, seg_start = a, ci_time = 0, pl_time = 0;
+    for (int i = 0; i < set.n && !*finished; i++) {
+        if (set.share[i] <= 0)
+            continue;
+        double seg_end = i == set.n - 1 ? b : seg_start + set.share[i] * (b - a);
+        if ((rc = set_all(L, set.pl_w[i], err)) != CHASE_OK)
+            return rc;
+        if ((rc = L->job->ops->run_until(L->job->self, seg_end, finished, err)) != CHASE_OK)
+            return rc;
+        double end = L->job->ops->now(L->job->self), e;
+        if ((rc = read_energy(L, &e, err)) != CHASE_OK)
+            return rc;
+        double ci = actual_ci(L, seg_start, end, row.ci_forecast, &row.stale);
+        row.energy_j += e;
+        row.carbon_g += e * ci / 3.6e6;
+        ci_time += ci * (end - seg_start);
+        pl_time += set.pl_w[i] * (end - seg_start);
+        seg_start = end;
+    }
+    row.end = seg_start;
+    double d = row.end - row.start;
+    row.ci = d > 0 ? ci_time / d : row.ci_forecast;
+    row.pl_w = d > 0 ? pl_time / d : set.pl_w[0];
+    row.work = L->job->ops->work_done(L->job->self) - work0;
+    if (chase_ledger_append(L->ledger, &row) != CHASE_OK)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    if (cfg->on_period)
+        cfg->on_period(cfg->on_period_arg, &row);
+    return CHASE_OK;
+}
+
+/* Puts every GPU back at the limit it had before the run; keeps going past failures and reports the first. */
+static int restore(loop_t *L, chase_err_t *err)
+{
+    int first = CHASE_OK;
+    if (L->cfg->dry_run || L->observe_only)
+        return CHASE_OK;
+    for (int i = 0; i < L->n_gpus; i++) {
+        if (isnan(L->orig_pl[i]))
+            continue;
+        chase_err_t e;
+        chase_err_clear(&e);
+        int rc = L->gpu->ops->set_power_limit(L->gpu->self, L->gpus[i], L->orig_pl[i], &e);
+        if (rc != CHASE_OK && first == CHASE_OK)
+            first = chase_err_set(err, rc, "restoring GPU %d to %.0f W: %s", L->gpus[i], L->orig_pl[i], e.msg);
+    }
+    return first;
+}
+
+int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *profile, chase_signal_t *signal,
+                      chase_forecaster_t *forecaster, chase_policy_t *policy, chase_gpu_t *gpu, chase_job_t *job,
+                      chase_ledger_t *ledger, chase_err_t *err)
+{
+    if (!(cfg->period_s >= 1) || !isfinite(cfg->period_s))
+        return chase_err_set(err, CHASE_EINVAL, "the control period must be at least 1 s (got %g)", cfg->period_s);
+    if (!profile || profile->n == 0 || !signal || !policy || !gpu || !job || !ledger)
+        return chase_err_set(err, CHASE_EINVAL, "chase_control_run: missing argument");
+    loop_t L = {.cfg = cfg, .profile = profile, .signal = signal, .forecaster = forecaster, .policy = policy,
+                .gpu = gpu, .job = job, .ledger = ledger, .current_pl = NAN};
+    skill_init(&L.skill);
+    int rc, total = 0;
+    if ((rc = gpu->ops->count(gpu->self, &total, err)) != CHASE_OK)
+        return rc;
+    L.n_gpus = cfg->gpus ? cfg->n_gpus : total;
+    if (L.n_gpus < 1)
+        return chase_err_set(err, CHASE_ENOTFOUND, "no GPU to drive");
+    L.gpus = malloc((size_t)L.n_gpus * sizeof *L.gpus);
+    L.orig_pl = malloc((size_t)L.n_gpus * sizeof *L.orig_pl);
+    L.energy = malloc((size_t)L.n_gpus * sizeof *L.energy);
+    if (!L.gpus || !L.orig_pl || !L.energy) {
+        rc = chase_err_set(err, CHASE_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < L.n_gpus; i++) {
+        L.gpus[i] = cfg->gpus ? cfg->gpus[i] : i;
+        L.orig_pl[i] = NAN;
+    }
+    for (int i = 0; i < L.n_gpus; i++) {
+        if (L.gpus[i] < 0 || L.gpus[i] >= total) {
+            rc = chase_err_set(err, CHASE_ENOTFOUND, "GPU %d does not exist (found %d)", L.gpus[i], total);
+            goto out;
+        }
+        chase_gpu_info_t info;
+        if ((rc = gpu->ops->info(gpu->self, L.gpus[i], &info, err)) != CHASE_OK)
+            goto out;
+        L.orig_pl[i] = info.pl_w;
+        if ((rc = gpu->ops->energy(gpu->self, L.gpus[i], &L.energy[i], err)) != CHASE_OK)
+            goto out;
+    }
+    if ((rc = chase_hull_build(profile, &L.hull, err)) != CHASE_OK)
+        goto out;
+    double t0 = job->ops->now(job->self);
+    int finished = 0;
+    for (size_t k = 0; !finished; k++)
+        if ((rc = run_period(&L, k, t0, &finished, err)) != CHASE_OK)
+            break;
+out:;
+    chase_err_t rerr;
+    chase_err_clear(&rerr);
+    int rrc = restore(&L, &rerr);
+    if (rc == CHASE_OK && rrc != CHASE_OK) {
+        rc = rrc;
+        if (err)
+            *err = rerr;
+    }
+    chase_hull_free(&L.hull);
+    free(L.hist.v);
+    free(L.gpus);
+    free(L.orig_pl);
+    free(L.energy);
+    return rc;
+}

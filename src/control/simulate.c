@@ -1,0 +1,88 @@
+/* One simulated job under one policy: wires the control loop to a simulated GPU and the trace. */
+#include "chase/simulate.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "chase/forecast.h"
+#include "chase/signal.h"
+#include "chase/timeutil.h"
+
+void chase_sim_spec_init(chase_sim_spec_t *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->n_gpus = 1;
+    spec->period_s = 1800;
+    chase_policy_params_init(&spec->params);
+}
+
+double chase_sim_baseline_time(const chase_sim_spec_t *spec)
+{
+    return spec->work / spec->profile->pts[spec->profile->n - 1].throughput;
+}
+
+static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **out, chase_err_t *err)
+{
+    const char *name = spec->forecaster;
+    if (name && !strcmp(name, "perfect"))
+        return chase_forecaster_create_perfect(spec->trace, out, err);
+    if (name)
+        return chase_forecaster_create(name, spec->trace->step_s, NULL, out, err);
+    if (chase_forecaster_create("chase", spec->trace->step_s, NULL, out, NULL) == CHASE_OK)
+        return CHASE_OK;
+    return chase_forecaster_create("persistence", spec->trace->step_s, NULL, out, err);
+}
+
+int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                          chase_totals_t *out, chase_err_t *err)
+{
+    chase_ledger_t local;
+    chase_ledger_init(&local);
+    chase_ledger_t *l = ledger ? ledger : &local;
+    size_t first_row = l->n;
+    chase_policy_params_t params = spec->params;
+    params.truth = spec->trace;
+    chase_policy_t *pol = NULL;
+    chase_forecaster_t *fc = NULL;
+    chase_signal_t *sig = NULL;
+    chase_sim_t *sim = NULL;
+    int rc;
+    if ((rc = chase_policy_create(policy, &params, &pol, err)) != CHASE_OK)
+        goto out;
+    if ((rc = make_forecaster(spec, &fc, err)) != CHASE_OK)
+        goto out;
+    if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
+        goto out;
+    if ((rc = chase_sim_create(spec->profile, spec->n_gpus, spec->work, spec->start, &sim, err)) != CHASE_OK)
+        goto out;
+    chase_control_config_t cfg;
+    chase_control_config_init(&cfg);
+    cfg.period_s = spec->period_s;
+    cfg.work_total = spec->work;
+    cfg.budget_pct = params.budget_pct;
+    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
+    if (rc != CHASE_OK)
+        goto out;
+    for (size_t i = first_row; i < l->n; i++) {
+        if (l->rows[i].stale) {
+            char when[32];
+            rc = chase_err_set(err, CHASE_ENODATA,
+                               "the trace %s ends at %s, before the job under policy %s does: use a shorter job "
+                               "or an earlier --start",
+                               spec->trace->name, chase_time_format(chase_trace_end(spec->trace), when, sizeof when),
+                               policy);
+            goto out;
+        }
+    }
+    if (out) {
+        chase_ledger_t view = {.n = l->n - first_row, .cap = 0, .rows = l->rows + first_row};
+        chase_ledger_totals(&view, out);
+    }
+out:
+    chase_sim_free(sim);
+    chase_signal_free(sig);
+    chase_forecaster_free(fc);
+    chase_policy_free(pol);
+    chase_ledger_free(&local);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* "fixed:W": one given limit all the time. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "policy/policies.h"
+
+typedef struct fixed {
+    double w;
+} fixed_t;
+
+static void *fixed_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
+{
+    double w = params ? params->fixed_w : NAN;
+    if (arg) {
+        char *end;
+        errno = 0;
+        w = strtod(arg, &end);
+        if (end == arg || *end || errno || !isfinite(w) || w <= 0) {
+            chase_err_set(err, CHASE_EINVAL, "policy fixed:W needs a power limit in watts (got 'fixed:%s')", arg);
+            return NULL;
+        }
+    }
+    if (!(w > 0)) {
+        chase_err_set(err, CHASE_EINVAL, "policy fixed needs a limit, e.g. fixed:250");
+        return NULL;
+    }
+    fixed_t *f = malloc(sizeof *f);
+    if (f)
+        f->w = w;
+    return f;
+}
+
+static int fixed_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+{
+    double w = ((fixed_t *)state)->w, lo = chase_profile_min_pl(ctx->profile), hi = chase_profile_max_pl(ctx->profile);
+    if (w < lo || w > hi)
+        return chase_err_set(err, CHASE_ERANGE, "fixed limit %g W is outside the profile's %g..%g W", w, lo, hi);
+    policy_setting_single(out, w);
+    return CHASE_OK;
+}
+
+const chase_policy_ops_t chase_policy_fixed = {"fixed", "one given power limit all the time (fixed:W)",
+                                               fixed_create, fixed_decide, free};

@@ -1,0 +1,25 @@
+/* "max": the GPU's top limit all the time; the baseline every saving is measured against. */
+#include <stdlib.h>
+
+#include "policy/policies.h"
+
+static void *max_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
+{
+    (void)params;
+    if (arg) {
+        chase_err_set(err, CHASE_EINVAL, "policy max takes no argument (got 'max:%s')", arg);
+        return NULL;
+    }
+    return malloc(1);
+}
+
+static int max_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+{
+    (void)state;
+    (void)err;
+    policy_setting_single(out, chase_profile_max_pl(ctx->profile));
+    return CHASE_OK;
+}
+
+const chase_policy_ops_t chase_policy_max = {"max", "the GPU's top power limit all the time (the baseline)",
+                                             max_create, max_decide, free};

@@ -1,0 +1,103 @@
+/* The policy handle: parses "name[:arg]" specs and dispatches to the registered policies. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policies.h"
+
+struct chase_policy {
+    const chase_policy_ops_t *ops;
+    void *state;
+    char name[64];
+};
+
+static const chase_policy_ops_t *const policies[] = {
+    &chase_policy_max, &chase_policy_fixed, &chase_policy_static, &chase_policy_chase,
+    &chase_policy_budget, &chase_policy_oracle, NULL,
+};
+
+const chase_policy_ops_t *const *chase_policy_list(void) { return policies; }
+
+void chase_policy_params_init(chase_policy_params_t *params)
+{
+    params->eta = 0.5;
+    params->max_power_w = NAN;
+    params->max_ci = NAN;
+    params->budget_pct = 2.5;
+    params->fixed_w = NAN;
+    params->truth = NULL;
+}
+
+int chase_policy_create(const char *spec, const chase_policy_params_t *params, chase_policy_t **out,
+                        chase_err_t *err)
+{
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    for (const chase_policy_ops_t *const *p = policies; *p; p++) {
+        if (strlen((*p)->name) != len || strncmp((*p)->name, spec, len) != 0)
+            continue;
+        chase_policy_t *pol = calloc(1, sizeof *pol);
+        if (!pol)
+            return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+        chase_err_clear(err);
+        pol->ops = *p;
+        pol->state = (*p)->create(params, colon ? colon + 1 : NULL, err);
+        if (!pol->state) {
+            free(pol);
+            return err && err->code ? err->code : CHASE_ENOMEM;
+        }
+        snprintf(pol->name, sizeof pol->name, "%s", spec);
+        *out = pol;
+        return CHASE_OK;
+    }
+    return chase_err_set(err, CHASE_ENOTFOUND,
+                         "unknown policy '%s' (choose from max, fixed:W, static, chase, budget, oracle)", spec);
+}
+
+void chase_policy_free(chase_policy_t *p)
+{
+    if (!p)
+        return;
+    p->ops->destroy(p->state);
+    free(p);
+}
+
+const char *chase_policy_name(const chase_policy_t *p) { return p->name; }
+
+int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+{
+    int rc = p->ops->decide(p->state, ctx, out, err);
+    if (rc != CHASE_OK)
+        return rc;
+    if (out->n < 1 || out->n > 2)
+        return chase_err_set(err, CHASE_ESTATE, "policy %s returned %d limits", p->name, out->n);
+    double sum = 0;
+    for (int i = 0; i < out->n; i++) {
+        if (!(out->share[i] >= 0) || !isfinite(out->pl_w[i]))
+            return chase_err_set(err, CHASE_ESTATE, "policy %s returned an invalid setting", p->name);
+        sum += out->share[i];
+    }
+    if (fabs(sum - 1) > 1e-9)
+        return chase_err_set(err, CHASE_ESTATE, "policy %s returned shares adding up to %g", p->name, sum);
+    return CHASE_OK;
+}
+
+void policy_setting_single(chase_setting_t *out, double pl_w)
+{
+    out->n = 1;
+    out->pl_w[0] = pl_w;
+    out->share[0] = 1;
+    out->pl_w[1] = 0;
+    out->share[1] = 0;
+}
+
+double policy_max_throughput(const chase_profile_t *profile)
+{
+    return profile->pts[profile->n - 1].throughput;
+}
+
+double policy_deadline(const chase_profile_t *profile, double start, double work, double budget_pct)
+{
+    return start + (1 + budget_pct / 100) * work / policy_max_throughput(profile);
+}

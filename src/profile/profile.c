@@ -1,0 +1,112 @@
+/* The profile table: allocation, validation and interpolation between measured power limits. */
+#include "chase/profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+chase_profile_t *chase_profile_new(const char *name, size_t n)
+{
+    chase_profile_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    /* Room for at least one point so that a later fill never needs a NULL check. */
+    p->pts = calloc(n ? n : 1, sizeof *p->pts);
+    if (!p->pts) {
+        free(p);
+        return NULL;
+    }
+    p->n = n;
+    snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+    return p;
+}
+
+void chase_profile_free(chase_profile_t *p)
+{
+    if (!p)
+        return;
+    free(p->pts);
+    free(p);
+}
+
+static int cmp_pl(const void *a, const void *b)
+{
+    double x = ((const chase_profile_point_t *)a)->pl_w, y = ((const chase_profile_point_t *)b)->pl_w;
+    return (x > y) - (x < y);
+}
+
+static int positive(double v)
+{
+    return isfinite(v) && v > 0.0;
+}
+
+int chase_profile_validate(chase_profile_t *p, chase_err_t *err)
+{
+    if (!p)
+        return chase_err_set(err, CHASE_EINVAL, "profile is NULL");
+    if (p->n == 0 || !p->pts)
+        return chase_err_set(err, CHASE_EFORMAT, "profile '%s' has no points", p->name);
+    for (size_t i = 0; i < p->n; i++) {
+        const chase_profile_point_t *q = &p->pts[i];
+        if (!positive(q->pl_w))
+            return chase_err_set(err, CHASE_EFORMAT, "profile '%s': point %zu: power limit must be > 0 W (got %g)",
+                                 p->name, i, q->pl_w);
+        if (!positive(q->throughput))
+            return chase_err_set(err, CHASE_EFORMAT,
+                                 "profile '%s': point %zu (%g W): throughput must be finite and > 0 (got %g)", p->name,
+                                 i, q->pl_w, q->throughput);
+        if (!positive(q->power_w))
+            return chase_err_set(err, CHASE_EFORMAT,
+                                 "profile '%s': point %zu (%g W): power must be finite and > 0 W (got %g)", p->name, i,
+                                 q->pl_w, q->power_w);
+    }
+    qsort(p->pts, p->n, sizeof *p->pts, cmp_pl);
+    for (size_t i = 1; i < p->n; i++)
+        if (p->pts[i].pl_w == p->pts[i - 1].pl_w)
+            return chase_err_set(err, CHASE_EFORMAT, "profile '%s': power limit %g W is measured twice", p->name,
+                                 p->pts[i].pl_w);
+    return CHASE_OK;
+}
+
+double chase_profile_min_pl(const chase_profile_t *p)
+{
+    return p && p->n ? p->pts[0].pl_w : NAN;
+}
+
+double chase_profile_max_pl(const chase_profile_t *p)
+{
+    return p && p->n ? p->pts[p->n - 1].pl_w : NAN;
+}
+
+int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, double *power_w)
+{
+    if (!p || p->n == 0 || !isfinite(pl_w))
+        return CHASE_EINVAL;
+    if (pl_w < p->pts[0].pl_w || pl_w > p->pts[p->n - 1].pl_w)
+        return CHASE_ERANGE;
+    size_t hi = 0;
+    while (p->pts[hi].pl_w < pl_w)
+        hi++;
+    const chase_profile_point_t *b = &p->pts[hi];
+    if (b->pl_w == pl_w) {
+        /* A measured limit: return the measurement itself, not a value that went through 1/(1/x). */
+        if (throughput)
+            *throughput = b->throughput;
+        if (power_w)
+            *power_w = b->power_w;
+        return CHASE_OK;
+    }
+    /* Interpolate time and energy per unit, not throughput and power: running a fraction of a period at each
+     * neighbouring limit mixes times and energies linearly, so this is what a limit between them can at worst give. */
+    const chase_profile_point_t *a = &p->pts[hi - 1];
+    double f = (pl_w - a->pl_w) / (b->pl_w - a->pl_w);
+    double ta = 1.0 / a->throughput, tb = 1.0 / b->throughput;
+    double ea = a->power_w * ta, eb = b->power_w * tb;
+    double t = ta + f * (tb - ta), e = ea + f * (eb - ea);
+    if (throughput)
+        *throughput = 1.0 / t;
+    if (power_w)
+        *power_w = e / t;
+    return CHASE_OK;
+}

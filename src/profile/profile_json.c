@@ -1,0 +1,271 @@
+/* chase's own profile file: JSON read, parse and atomic write (format in docs/profiles.md). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chase/profile.h"
+
+/* A profile is a few dozen points; anything this large is not a profile and should not be slurped. */
+#define MAX_PROFILE_BYTES (4u << 20)
+
+static size_t line_of(const char *text, size_t len, const char *at)
+{
+    size_t line = 1;
+    for (const char *c = text; c < at && c < text + len; c++)
+        line += *c == '\n';
+    return line;
+}
+
+/* A required or optional string member: CHASE_OK with *out set (NULL when absent and optional). */
+static int get_string(const cJSON *obj, const char *key, int required, const char *where, const char **out,
+                      chase_err_t *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    if (!it) {
+        if (required)
+            return chase_err_set(err, CHASE_EFORMAT, "%s: missing field \"%s\"", where, key);
+        return CHASE_OK;
+    }
+    if (!cJSON_IsString(it))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: field \"%s\" must be a string", where, key);
+    *out = it->valuestring;
+    return CHASE_OK;
+}
+
+static int get_positive(const cJSON *pt, const char *key, const char *where, size_t i, double *out, chase_err_t *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(pt, key);
+    if (!it)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu]: missing field \"%s\"", where, i, key);
+    if (!cJSON_IsNumber(it))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu]: field \"%s\" must be a number", where, i, key);
+    double v = it->valuedouble;
+    if (!isfinite(v) || v <= 0.0)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu]: field \"%s\" must be > 0 (got %g)", where, i, key,
+                             v);
+    *out = v;
+    return CHASE_OK;
+}
+
+static int from_json(const cJSON *root, const char *where, chase_profile_t **out, chase_err_t *err)
+{
+    if (!cJSON_IsObject(root))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: a profile must be a JSON object", where);
+    const char *name, *gpu, *unit, *source;
+    int rc;
+    if ((rc = get_string(root, "name", 1, where, &name, err)) || (rc = get_string(root, "gpu", 0, where, &gpu, err)) ||
+        (rc = get_string(root, "unit", 1, where, &unit, err)) ||
+        (rc = get_string(root, "source", 0, where, &source, err)))
+        return rc;
+    if (!*name)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: field \"name\" must not be empty", where);
+    if (!*unit)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: field \"unit\" must not be empty (e.g. \"epoch\")", where);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(root, "points");
+    if (!points)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: missing field \"points\"", where);
+    if (!cJSON_IsArray(points))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: field \"points\" must be an array", where);
+    int n = cJSON_GetArraySize(points);
+    if (n <= 0)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: \"points\" is empty: a profile needs at least one measured limit",
+                             where);
+
+    chase_profile_t *p = chase_profile_new(name, (size_t)n);
+    if (!p)
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", where);
+    snprintf(p->gpu, sizeof p->gpu, "%s", gpu ? gpu : "");
+    snprintf(p->unit, sizeof p->unit, "%s", unit);
+
+    size_t i = 0;
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, points)
+    {
+        chase_profile_point_t *q = &p->pts[i];
+        if (!cJSON_IsObject(pt)) {
+            rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] must be an object", where, i);
+            goto fail;
+        }
+        if ((rc = get_positive(pt, "power_limit_w", where, i, &q->pl_w, err)) ||
+            (rc = get_positive(pt, "throughput", where, i, &q->throughput, err)) ||
+            (rc = get_positive(pt, "power_w", where, i, &q->power_w, err)))
+            goto fail;
+        /* Validation below sorts and would lose the indices; name both offending points while we still can. */
+        for (size_t j = 0; j < i; j++)
+            if (p->pts[j].pl_w == q->pl_w) {
+                rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] and points[%zu] both measure %g W", where, j,
+                                   i, q->pl_w);
+                goto fail;
+            }
+        i++;
+    }
+    if ((rc = chase_profile_validate(p, err)))
+        goto fail;
+    *out = p;
+    return CHASE_OK;
+fail:
+    chase_profile_free(p);
+    return rc;
+}
+
+int chase_profile_parse_json(const char *text, size_t len, const char *name, chase_profile_t **out, chase_err_t *err)
+{
+    const char *where = name && *name ? name : "profile";
+    if (!text || !out)
+        return chase_err_set(err, CHASE_EINVAL, "%s: no text to parse", where);
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t line = line_of(text, len, end ? end : text);
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: not valid JSON", where, line);
+    }
+    /* cJSON stops after the first value; anything but white space after it means the file is not what we think. */
+    while (end && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end && end < text + len && *end) {
+        cJSON_Delete(root);
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: unexpected text after the JSON value", where,
+                             line_of(text, len, end));
+    }
+    int rc = from_json(root, where, out, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int chase_profile_read_json(const char *path, chase_profile_t **out, chase_err_t *err)
+{
+    if (!path || !out)
+        return chase_err_set(err, CHASE_EINVAL, "profile path is NULL");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "%s: cannot open: %s", path,
+                             strerror(errno));
+    char *buf = malloc(MAX_PROFILE_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
+    }
+    size_t len = fread(buf, 1, MAX_PROFILE_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    int rc;
+    if (bad)
+        rc = chase_err_set(err, CHASE_EIO, "%s: read error", path);
+    else if (len > MAX_PROFILE_BYTES)
+        rc = chase_err_set(err, CHASE_EFORMAT, "%s: larger than %u bytes; not a profile", path, MAX_PROFILE_BYTES);
+    else if (len == 0)
+        rc = chase_err_set(err, CHASE_EFORMAT, "%s: empty file", path);
+    else
+        rc = chase_profile_parse_json(buf, len, path, out, err);
+    free(buf);
+    return rc;
+}
+
+/* Adds v printed with the fewest digits that read back as the very same double (cJSON's own printer only promises
+ * a close one), so that a written profile reads back bit for bit. */
+static int add_number(cJSON *obj, const char *key, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_AddRawToObject(obj, key, buf) != NULL;
+}
+
+static cJSON *to_json(const chase_profile_t *p)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON *points = NULL;
+    if (!cJSON_AddStringToObject(root, "name", p->name) || !cJSON_AddStringToObject(root, "gpu", p->gpu) ||
+        !cJSON_AddStringToObject(root, "unit", p->unit) || !(points = cJSON_AddArrayToObject(root, "points")))
+        goto fail;
+    for (size_t i = 0; i < p->n; i++) {
+        cJSON *pt = cJSON_CreateObject();
+        if (!pt || !cJSON_AddItemToArray(points, pt)) {
+            cJSON_Delete(pt);
+            goto fail;
+        }
+        if (!add_number(pt, "power_limit_w", p->pts[i].pl_w) || !add_number(pt, "throughput", p->pts[i].throughput) ||
+            !add_number(pt, "power_w", p->pts[i].power_w))
+            goto fail;
+    }
+    return root;
+fail:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+int chase_profile_write_json(const chase_profile_t *p, const char *path, chase_err_t *err)
+{
+    if (!p || !path)
+        return chase_err_set(err, CHASE_EINVAL, "profile or path is NULL");
+    if (p->n == 0 || !*p->unit || !*p->name)
+        return chase_err_set(err, CHASE_EINVAL, "%s: profile '%s' needs a name, a unit and at least one point", path,
+                             p->name);
+    for (size_t i = 0; i < p->n; i++) {
+        const chase_profile_point_t *q = &p->pts[i];
+        if (!(isfinite(q->pl_w) && q->pl_w > 0 && isfinite(q->throughput) && q->throughput > 0 &&
+              isfinite(q->power_w) && q->power_w > 0))
+            return chase_err_set(err, CHASE_EINVAL, "%s: point %zu of '%s' is not a valid measurement", path, i,
+                                 p->name);
+    }
+    cJSON *root = to_json(p);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
+
+    /* Write beside the target and rename over it, so a reader never sees half a profile. */
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
+    if (!tmp) {
+        free(text);
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
+    int rc = CHASE_OK;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = chase_err_set(err, CHASE_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        goto out;
+    }
+    fchmod(fd, 0644); /* mkstemp makes 0600; a profile is not a secret. */
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        rc = chase_err_set(err, CHASE_EIO, "%s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    int saved = errno;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        unlink(tmp);
+        rc = chase_err_set(err, CHASE_EIO, "%s: write failed: %s", path, strerror(saved ? saved : errno));
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = chase_err_set(err, CHASE_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        unlink(tmp);
+    }
+out:
+    free(tmp);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* `chase signal` as a user runs it: tables, JSON, exit statuses, and no credential in anything it prints. */
+#include <cjson/cJSON.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "fake.h"
+
+static fake_t fake;
+static char dir[256];
+static char out[65536], errs[65536];
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs `chase signal ARGS` (ARGS already shell-quoted), capturing stdout and stderr; returns the exit status. */
+static int run(const char *args)
+{
+    const char *bin = getenv("CHASE_BIN");
+    char cmd[4096], o[300], e[300];
+    snprintf(o, sizeof o, "%s/out.txt", dir);
+    snprintf(e, sizeof e, "%s/err.txt", dir);
+    snprintf(cmd, sizeof cmd, "'%s' signal %s >'%s' 2>'%s'", bin, args, o, e);
+    int st = system(cmd);
+    slurp(o, out, sizeof out);
+    slurp(e, errs, sizeof errs);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_help_and_usage_errors(void)
+{
+    CHECK(run("--help") == 0);
+    CHECK(strstr(out, "electricitymaps:zone=") && strstr(out, "watttime:region=") && strstr(out, "ukci:region=") &&
+          strstr(out, "max_stale") && strstr(out, "Examples"));
+    CHECK(run("") == 2 && strstr(errs, "--signal") != NULL);
+    CHECK(run("--signal ukci --history soon") == 2 && strstr(errs, "soon") != NULL);
+    CHECK(run("--signal ukci --frobnicate 1") == 2 && strstr(errs, "frobnicate") != NULL);
+    CHECK(run("--signal 'zone=DE,ukci'") == 2 && strstr(errs, "before any source") != NULL);
+    CHECK(run("--signal 'ukci:region=99'") == 2 && strstr(errs, "region") != NULL);
+}
+
+static void test_table_and_json(void)
+{
+    char url[128], args[1024];
+    fake_url(&fake, "ok-cli", url, sizeof url);
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h", url, dir);
+    CHECK(run(args) == 0);
+    CHECK(strstr(out, "history: ") && strstr(out, "forecast: ") && strstr(out, "g/kWh"));
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h --json -",
+             url, dir);
+    CHECK(run(args) == 0);
+    cJSON *j = cJSON_Parse(out);
+    CHECK(j != NULL);
+    const cJSON *h = cJSON_GetObjectItem(j, "history"), *f = cJSON_GetObjectItem(j, "forecast");
+    CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) >= 4);
+    CHECK(cJSON_IsArray(f) && cJSON_GetArraySize(f) >= 2);
+    const cJSON *first = cJSON_GetArrayItem(h, 0);
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(first, "ci_g_per_kwh")) &&
+          cJSON_IsString(cJSON_GetObjectItem(first, "time")) &&
+          cJSON_GetObjectItem(first, "step_s")->valuedouble == 1800 &&
+          cJSON_IsBool(cJSON_GetObjectItem(first, "stale")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(f, 0), "forecast")));
+    const cJSON *src = cJSON_GetObjectItem(j, "source");
+    CHECK(cJSON_IsString(src) && !strcmp(src->valuestring, "ukci"));
+    cJSON_Delete(j);
+    /* Both runs together cost one history and one forecast request: the second came from the cache. */
+    CHECK(fake_count(&fake, "ok-cli", NULL) == 2);
+}
+
+static void test_failures(void)
+{
+    char url[128], args[1024];
+    fake_url(&fake, "e500", url, sizeof url);
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s,retries=0' --cache '%s/empty.sqlite'", url, dir);
+    CHECK(run(args) == 1);
+    CHECK(strstr(errs, "HTTP 500") != NULL && strstr(errs, "no carbon data") != NULL);
+    /* The token is never printed: not in the refusal (whose body echoes it), not in the warning about token=. */
+    fake_url(&fake, "echo401", url, sizeof url);
+    setenv("ELECTRICITYMAPS_TOKEN", "tok-SECRET-42", 1);
+    snprintf(args, sizeof args, "--signal 'electricitymaps:zone=DE,url=%s' --cache '%s/t.sqlite' --json -", url, dir);
+    CHECK(run(args) == 1);
+    CHECK(strstr(errs, "401") != NULL);
+    CHECK(strstr(out, "tok-SECRET-42") == NULL && strstr(errs, "tok-SECRET-42") == NULL);
+    unsetenv("ELECTRICITYMAPS_TOKEN");
+    snprintf(args, sizeof args, "--signal 'electricitymaps:zone=DE,token=tok-SECRET-43,url=%s' --cache '%s/t.sqlite'",
+             url, dir);
+    CHECK(run(args) == 1);
+    CHECK(strstr(errs, "ELECTRICITYMAPS_TOKEN") != NULL && strstr(errs, "tok-SECRET-43") == NULL);
+    CHECK(run("--signal electricitymaps:zone=DE") == 1 && strstr(errs, "ELECTRICITYMAPS_TOKEN") != NULL);
+}
+
+int main(void)
+{
+    if (!getenv("CHASE_BIN")) {
+        fprintf(stderr, "SKIP: CHASE_BIN not set\n");
+        return 77;
+    }
+    int rc = fake_start(&fake);
+    if (rc)
+        return rc;
+    if (!temp_dir(dir, sizeof dir))
+        return 1;
+    unsetenv("ELECTRICITYMAPS_TOKEN");
+    setenv("XDG_CACHE_HOME", dir, 1); /* a run without --cache must not touch the user's cache */
+    RUN(test_help_and_usage_errors);
+    RUN(test_table_and_json);
+    RUN(test_failures);
+    fake_stop(&fake);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK_DONE();
+}

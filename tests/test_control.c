@@ -1,0 +1,225 @@
+/* The control loop: accounting adds up, limits are restored on every path, no permission means observe-only. */
+#include <math.h>
+
+#include "check.h"
+#include "chase/control.h"
+#include "chase/simulate.h"
+#include "sim_fixtures.h"
+
+static chase_profile_t *prof;
+
+/* A GPU backend wrapping the simulated one, to inject failures. */
+typedef struct faulty {
+    chase_gpu_t *inner;
+    int deny_set;      /* set_power_limit answers CHASE_EPERM */
+    int fail_energy_after; /* energy fails after this many calls (0: never) */
+    int energy_calls;
+    int sets;
+} faulty_t;
+
+static int f_count(void *s, int *n, chase_err_t *e)
+{
+    faulty_t *f = s;
+    return f->inner->ops->count(f->inner->self, n, e);
+}
+static int f_info(void *s, int i, chase_gpu_info_t *o, chase_err_t *e)
+{
+    faulty_t *f = s;
+    return f->inner->ops->info(f->inner->self, i, o, e);
+}
+static int f_set(void *s, int i, double w, chase_err_t *e)
+{
+    faulty_t *f = s;
+    if (f->deny_set)
+        return chase_err_set(e, CHASE_EPERM, "denied");
+    f->sets++;
+    return f->inner->ops->set_power_limit(f->inner->self, i, w, e);
+}
+static int f_energy(void *s, int i, double *j, chase_err_t *e)
+{
+    faulty_t *f = s;
+    if (f->fail_energy_after && ++f->energy_calls > f->fail_energy_after)
+        return chase_err_set(e, CHASE_EGPU, "GPU %d is lost", i);
+    return f->inner->ops->energy(f->inner->self, i, j, e);
+}
+static void f_destroy(void *s) { (void)s; }
+static const chase_gpu_ops_t faulty_ops = {"faulty", f_count, f_info, f_set, f_energy, f_destroy};
+
+typedef struct warnings {
+    int n;
+    char last[256];
+} warnings_t;
+
+static void on_warning(void *arg, const char *msg)
+{
+    warnings_t *w = arg;
+    w->n++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+/* Runs `budget` on two simulated GPUs whose limits start at 280 W, through the faulty wrapper. */
+static int run(faulty_t *f, chase_trace_t *tr, chase_ledger_t *l, warnings_t *w, double *pl_after, chase_err_t *err)
+{
+    chase_sim_t *sim;
+    double start = (double)tr->start + 2 * 86400;
+    CHECK(chase_sim_create(prof, 2, 20, start, &sim, NULL) == CHASE_OK);
+    chase_gpu_t *g = chase_sim_gpu(sim);
+    g->ops->set_power_limit(g->self, 0, 280, NULL);
+    g->ops->set_power_limit(g->self, 1, 280, NULL);
+    f->inner = g;
+    chase_gpu_t wrapped = {&faulty_ops, f};
+    chase_signal_t *sig;
+    chase_forecaster_t *fc;
+    chase_policy_t *pol;
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    pp.budget_pct = 10;
+    CHECK(chase_signal_trace(tr, &sig, NULL) == CHASE_OK);
+    CHECK(chase_forecaster_create("persistence", 3600, NULL, &fc, NULL) == CHASE_OK);
+    CHECK(chase_policy_create("budget", &pp, &pol, NULL) == CHASE_OK);
+    chase_control_config_t cfg;
+    chase_control_config_init(&cfg);
+    cfg.work_total = 20;
+    cfg.budget_pct = 10;
+    cfg.on_warning = on_warning;
+    cfg.on_warning_arg = w;
+    int rc = chase_control_run(&cfg, prof, sig, fc, pol, &wrapped, chase_sim_job(sim), l, err);
+    chase_gpu_info_t info;
+    g->ops->info(g->self, 0, &info, NULL);
+    pl_after[0] = info.pl_w;
+    g->ops->info(g->self, 1, &info, NULL);
+    pl_after[1] = info.pl_w;
+    double e0, e1;
+    g->ops->energy(g->self, 0, &e0, NULL);
+    g->ops->energy(g->self, 1, &e1, NULL);
+    if (rc == CHASE_OK) {
+        chase_totals_t t;
+        chase_ledger_totals(l, &t);
+        CHECK_NEAR(t.energy_j, e0 + e1, 1e-6 * t.energy_j); /* the ledger accounts for every joule */
+        CHECK_NEAR(t.work, 20, 1e-9);
+    }
+    chase_policy_free(pol);
+    chase_forecaster_free(fc);
+    chase_signal_free(sig);
+    chase_sim_free(sim);
+    return rc;
+}
+
+static void test_accounting_and_restore(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 3);
+    faulty_t f = {0};
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    warnings_t w = {0};
+    double after[2];
+    chase_err_t err;
+    CHECK(run(&f, tr, &l, &w, after, &err) == CHASE_OK);
+    CHECK(w.n == 0);
+    CHECK(f.sets > 0);
+    CHECK(after[0] == 280 && after[1] == 280); /* put back as found */
+    int low = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        const chase_period_t *r = &l.rows[i];
+        CHECK(r->end > r->start);
+        if (i + 1 < l.n)
+            CHECK_NEAR(r->end - r->start, 1800, 1e-6);
+        /* Each 30-min period lies in one hourly sample: carbon = energy x CI exactly. */
+        CHECK_NEAR(r->carbon_g, r->energy_j * chase_trace_at(tr, r->start) / 3.6e6, 1e-9 * r->carbon_g + 1e-12);
+        CHECK_NEAR(r->ci, chase_trace_at(tr, r->start), 1e-9);
+        low += r->pl_w < 300;
+        CHECK(!r->stale);
+    }
+    CHECK(low > 0);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+static void test_no_permission_is_observe_only(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 4);
+    faulty_t f = {.deny_set = 1};
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    warnings_t w = {0};
+    double after[2];
+    CHECK(run(&f, tr, &l, &w, after, NULL) == CHASE_OK);
+    CHECK(w.n == 1); /* said once, not every period */
+    CHECK(strstr(w.last, "observe-only") != NULL);
+    CHECK(after[0] == 280 && after[1] == 280);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+static void test_gpu_lost_still_restores(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 5);
+    faulty_t f = {.fail_energy_after = 10};
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    warnings_t w = {0};
+    double after[2];
+    chase_err_t err;
+    chase_err_clear(&err);
+    CHECK(run(&f, tr, &l, &w, after, &err) == CHASE_EGPU);
+    CHECK(strstr(err.msg, "lost") != NULL);
+    CHECK(after[0] == 280 && after[1] == 280);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+static void test_trace_too_short(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 2, 300, 200, 50, 6);
+    chase_sim_spec_t s;
+    chase_sim_spec_init(&s);
+    s.trace = tr;
+    s.profile = prof;
+    s.start = (double)tr->start + 86400;
+    s.work = 40; /* 40 h of work in a trace with 24 h left */
+    s.forecaster = "persistence";
+    chase_err_t err;
+    chase_totals_t t;
+    CHECK(chase_simulate_policy(&s, "max", NULL, &t, &err) == CHASE_ENODATA);
+    CHECK(strstr(err.msg, "ends") != NULL);
+    CHECK(chase_simulate_policy(&s, "oracle", NULL, &t, &err) == CHASE_ENODATA);
+    chase_trace_free(tr);
+}
+
+static void test_periods_and_mixing(void)
+{
+    /* 45-min periods straddle hourly samples: carbon must integrate the step-hold CI exactly. */
+    chase_trace_t *tr = fixture_trace(24 * 12, 300, 200, 50, 7);
+    chase_sim_spec_t s;
+    chase_sim_spec_init(&s);
+    s.trace = tr;
+    s.profile = prof;
+    s.start = (double)tr->start + 7 * 86400 + 600;
+    s.work = 30;
+    s.period_s = 2700;
+    s.forecaster = "persistence";
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    chase_totals_t t;
+    CHECK(chase_simulate_policy(&s, "max", &l, &t, NULL) == CHASE_OK);
+    CHECK_NEAR(t.carbon_g, 230 * chase_trace_integral(tr, s.start, s.start + 30 * 3600) / 3.6e6, 1e-6);
+    chase_ledger_free(&l);
+    chase_ledger_init(&l);
+    CHECK(chase_simulate_policy(&s, "oracle", &l, &t, NULL) == CHASE_OK);
+    CHECK_NEAR(t.time_s, 30 * 3600 * 1.025, 1); /* lands on its deadline */
+    CHECK_NEAR(t.work, 30, 1e-9);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+int main(void)
+{
+    prof = fixture_profile();
+    RUN(test_accounting_and_restore);
+    RUN(test_no_permission_is_observe_only);
+    RUN(test_gpu_lost_still_restores);
+    RUN(test_trace_too_short);
+    RUN(test_periods_and_mixing);
+    chase_profile_free(prof);
+    CHECK_DONE();
+}
