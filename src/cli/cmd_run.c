@@ -669,6 +669,9 @@ int chase_cmd_run(int argc, char **argv)
     }
     if ((rc = open_gpus(R, &err)) != CHASE_OK) {
         status = cli_fail(PROG, rc, &err);
+        /* No NVML or no driver is this machine's state, not bad input; a wrong --gpus is. */
+        if (status == 2 && !(rc == CHASE_ENOTFOUND && R->gpu))
+            status = 1;
         goto out;
     }
     int loaded = 0;
