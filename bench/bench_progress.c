@@ -92,8 +92,8 @@ int main(int argc, char **argv)
     printf("  every step sent (interval 0):     %8.1f ns per step  (non-blocking send on a connected socket)\n",
            median(per_send, ns) * 1e9);
     printf("  receiving side (drain + validate): %7.1f ns per datagram\n", median(per_recv, ns) * 1e9);
-    printf("  datagrams received %llu, malformed %llu, dropped by the sender %llu\n",
-           (unsigned long long)st.messages, (unsigned long long)st.malformed, (unsigned long long)dropped);
+    printf("  datagrams received %llu, malformed %llu, dropped by the sender %llu\n", (unsigned long long)st.messages,
+           (unsigned long long)st.malformed, (unsigned long long)dropped);
     printf("  target: < 500 ns per report: %s\n", med_batched < 500e-9 ? "met (batched)" : "NOT met");
     free(per);
     free(per_send);

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define CHASE_PROGRESS_ENV "CHASE_PROGRESS"
-#define CHASE_PROGRESS_MAX_MSG 256   /* longest valid datagram, bytes */
+#define CHASE_PROGRESS_MAX_MSG 256    /* longest valid datagram, bytes */
 #define CHASE_PROGRESS_MAX_RANKS 4096 /* distinct senders tracked; more are counted as malformed */
 
 /* ---- receiving side (chase) ---- */
@@ -32,12 +32,12 @@ typedef struct chase_progress_msg {
 
 /* What the job reported so far. */
 typedef struct chase_progress_stats {
-    double steps;        /* the job's steps: the most any rank has reported (ranks step together) */
-    double samples;      /* samples summed over ranks; 0 when no rank reports samples */
-    uint64_t messages;   /* valid messages received */
-    uint64_t malformed;  /* datagrams rejected (counted, otherwise ignored) */
-    int ranks;           /* distinct ranks (or pids, for senders without a rank) seen */
-    double last_report;  /* wall-clock time (UTC s) of the last valid message, NAN before any */
+    double steps;       /* the job's steps: the most any rank has reported (ranks step together) */
+    double samples;     /* samples summed over ranks; 0 when no rank reports samples */
+    uint64_t messages;  /* valid messages received */
+    uint64_t malformed; /* datagrams rejected (counted, otherwise ignored) */
+    int ranks;          /* distinct ranks (or pids, for senders without a rank) seen */
+    double last_report; /* wall-clock time (UTC s) of the last valid message, NAN before any */
 } chase_progress_stats_t;
 
 typedef struct chase_progress chase_progress_t;

@@ -48,7 +48,8 @@ static void usage(FILE *out)
             "\n"
             "Options:\n"
             "  --signal SPEC          carbon intensity source (required): trace:FILE[,start=TIME][,speed=N] replays\n"
-            "                         a trace N times faster than real time; static:VALUE is a constant g/kWh\n"
+            "                         a trace N times faster than real time; static:VALUE is a constant g/kWh;\n"
+            "                         live sources (ukci, electricitymaps:zone=DE, ...): see chase signal --help\n"
             "  --policy NAME          max | fixed:W | static | chase | budget (default budget)\n"
             "  --budget PCT           slowdown budget against the top limit, percent (default 2.5)\n"
             "  --total-steps N        the job's size in steps, if known: policy budget then plans for the deadline\n"
@@ -69,11 +70,12 @@ static void usage(FILE *out)
             "  --help                 this text\n"
             "\n"
             "Examples:\n"
-            "  # the real thing: the budget policy on a live signal, profile saved for the next run\n"
-            "  chase run --signal static:400 --profile-file resnet.profile.json -- python train.py\n"
+            "  # the real thing: the budget policy on the live UK grid signal, profile saved for the next run\n"
+            "  chase run --signal ukci:region=13 --profile-file resnet.profile.json -- python train.py\n"
             "  # a demo: replay a day of CI in 48 s (30-min samples, 1 s periods) with the paper's policy\n"
             "  chase run --signal trace:ci.csv,start=2021-07-01,speed=1800 --period 1s --policy chase \\\n"
-            "            --warmup-steps 5 --profile-steps 10 --report run.json -- python examples/train_cnn.py\n"
+            "            --forecaster persistence --warmup-steps 5 --profile-steps 10 --report run.json \\\n"
+            "            -- python examples/train_cnn.py\n"
             "  # watch what chase would do on a shared machine, changing nothing\n"
             "  chase run --dry-run --policy max --signal static:300 --report obs.json -- torchrun --nproc_per_node=4 "
             "train.py\n"
@@ -179,8 +181,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "chase: unexpected '%s': put the command after --, e.g. chase run --signal static:300 "
-                            "-- python train.py\n",
+            fprintf(stderr,
+                    "chase: unexpected '%s': put the command after --, e.g. chase run --signal static:300 "
+                    "-- python train.py\n",
                     a);
             return -1;
         }
@@ -195,9 +198,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         memcpy(name, a, nlen);
         name[nlen] = '\0';
         static const char *const with_value[] = {
-            "--signal",        "--policy",       "--budget",  "--eta",    "--period",           "--forecaster",
-            "--gpus",          "--profile-file", "--report",  "--pl-step", "--warmup-steps",    "--profile-steps",
-            "--progress-timeout", "--total-steps", NULL};
+            "--signal",       "--policy",        "--budget",           "--eta",         "--period",
+            "--forecaster",   "--gpus",          "--profile-file",     "--report",      "--pl-step",
+            "--warmup-steps", "--profile-steps", "--progress-timeout", "--total-steps", NULL};
         int known = 0;
         for (int k = 0; with_value[k]; k++)
             known |= !strcmp(name, with_value[k]);
@@ -279,7 +282,7 @@ typedef struct run {
     int gpu_idx[MAX_GPUS];
     chase_gpu_info_t info[MAX_GPUS];
     double range_lo, range_hi;
-    const char *mode;    /* how the profile came about */
+    const char *mode; /* how the profile came about */
     char policy_used[64];
     char error[600];
     int exit_status;
@@ -362,8 +365,10 @@ static int open_gpus(run_t *R, chase_err_t *err)
             return rc;
         const chase_gpu_info_t *g = &R->info[i];
         if (!isfinite(g->pl_w) || !isfinite(g->min_pl_w) || !isfinite(g->max_pl_w))
-            return chase_err_set(err, CHASE_ENOTSUP, "GPU %d (%s) does not report its power limits: chase cannot "
-                                 "control it", g->index, g->name);
+            return chase_err_set(err, CHASE_ENOTSUP,
+                                 "GPU %d (%s) does not report its power limits: chase cannot "
+                                 "control it",
+                                 g->index, g->name);
         R->range_lo = fmax(R->range_lo, g->min_pl_w);
         R->range_hi = fmin(R->range_hi, g->max_pl_w);
     }
@@ -492,7 +497,9 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
     cJSON_AddNumberToObject(root, "exit_status", R->exit_status);
     if (interrupted)
         cJSON_AddStringToObject(root, "interrupted_by",
-                                interrupted == SIGINT ? "SIGINT" : interrupted == SIGTERM ? "SIGTERM" : "SIGHUP");
+                                interrupted == SIGINT    ? "SIGINT"
+                                : interrupted == SIGTERM ? "SIGTERM"
+                                                         : "SIGHUP");
     else
         cJSON_AddNullToObject(root, "interrupted_by");
     if (R->error[0])
@@ -521,7 +528,7 @@ static void summary(run_t *R, const chase_progress_stats_t *ps)
     chase_totals_t t;
     chase_ledger_totals(&R->ledger, &t);
     fprintf(stderr,
-            PROG ": %.1f s, %zu periods (%zu profiling), %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f W, "
+            PROG ": %.1f s, %zu control periods + %zu profiling, %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f W, "
                  "policy %s%s\n",
             t.time_s, R->ledger.n - R->n_profile_rows, R->n_profile_rows, t.energy_j, t.carbon_g, t.work, t.mean_pl_w,
             R->policy_used, R->o.dry_run ? " (dry run)" : "");
@@ -572,8 +579,9 @@ static int profile_online(run_t *R, chase_job_t *job, int *finished, chase_err_t
     po.signal = R->signal;
     po.ledger = &R->ledger;
     if (!R->o.quiet)
-        fprintf(stderr, PROG ": profiling the job: %d warm-up steps, then %d steps at each limit from %.0f W down "
-                        "to %.0f W in %.0f W steps\n",
+        fprintf(stderr,
+                PROG ": profiling the job: %d warm-up steps, then %d steps at each limit from %.0f W down "
+                     "to %.0f W in %.0f W steps\n",
                 R->o.warmup_steps, R->o.profile_steps, R->range_hi, R->range_lo, R->o.pl_step_w);
     size_t before = R->ledger.n;
     int rc = chase_profiling_run(&po, R->gpu, job, &R->profile, finished, err);
@@ -594,8 +602,9 @@ static int profile_online(run_t *R, chase_job_t *job, int *finished, chase_err_t
     }
     if (rc == CHASE_ETIMEOUT || rc == CHASE_EPERM) {
         fprintf(stderr, PROG ": warning: %s\n", err->msg);
-        fprintf(stderr, PROG ": warning: %s: running at the GPUs' top limit (policy max) and measuring energy "
-                        "only\n",
+        fprintf(stderr,
+                PROG ": warning: %s: running at the GPUs' top limit (policy max) and measuring energy "
+                     "only\n",
                 rc == CHASE_EPERM ? "cannot set power limits here, so cannot profile"
                                   : "without progress reports chase cannot profile the job");
         if (rc == CHASE_EPERM)
@@ -662,6 +671,9 @@ int chase_cmd_run(int argc, char **argv)
     }
     if ((rc = open_gpus(R, &err)) != CHASE_OK) {
         status = cli_fail(PROG, rc, &err);
+        /* No NVML or no driver is this machine's state, not bad input; a wrong --gpus is. */
+        if (status == 2 && !(rc == CHASE_ENOTFOUND && R->gpu))
+            status = 1;
         goto out;
     }
     int loaded = 0;
@@ -674,7 +686,7 @@ int chase_cmd_run(int argc, char **argv)
         R->mode = "file";
     else if (needs && R->o.dry_run) {
         fprintf(stderr, PROG ": --dry-run never sets a limit, so it cannot profile the job online: give "
-                        "--profile-file with a saved profile, or use --policy max or fixed:W\n");
+                             "--profile-file with a saved profile, or use --policy max or fixed:W\n");
         status = 2;
         goto out;
     }
@@ -723,14 +735,16 @@ int chase_cmd_run(int argc, char **argv)
         cfg.on_period_arg = R;
         cfg.on_warning = on_warning;
         cfg.on_warning_arg = R;
-        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu, &job, &R->ledger,
-                               &err);
+        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu, &job, &R->ledger, &err);
     }
     int interrupted = chase_live_job_interrupted(R->lj);
     if (interrupted)
-        fprintf(stderr, PROG ": interrupted by %s (forwarded to the command): power limits restored; waiting for the "
-                        "command to exit\n",
-                interrupted == SIGINT ? "SIGINT" : interrupted == SIGTERM ? "SIGTERM" : "SIGHUP");
+        fprintf(stderr,
+                PROG ": interrupted by %s (forwarded to the command): power limits restored; waiting for the "
+                     "command to exit\n",
+                interrupted == SIGINT    ? "SIGINT"
+                : interrupted == SIGTERM ? "SIGTERM"
+                                         : "SIGHUP");
     if (rc != CHASE_OK) {
         snprintf(R->error, sizeof R->error, "%s", err.msg[0] ? err.msg : chase_strerror(rc));
         fprintf(stderr, PROG ": control stopped: %s; power limits restored; the command goes on without control\n",

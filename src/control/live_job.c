@@ -24,7 +24,7 @@ struct chase_live_job {
     chase_progress_t *progress;
     int sigfd;
     sigset_t blocked, old_mask;
-    pid_t pid;        /* 0: no child */
+    pid_t pid; /* 0: no child */
     int child_done;
     int child_status; /* exit code or 128 + signal */
     int interrupted;  /* termination signal received, 0: none */

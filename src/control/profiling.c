@@ -42,8 +42,8 @@ typedef struct run {
     chase_job_t *job;
     int *idx;
     int n;
-    double *orig;   /* original limit per selected GPU */
-    int *changed;   /* 1 once a limit was set on that GPU */
+    double *orig; /* original limit per selected GPU */
+    int *changed; /* 1 once a limit was set on that GPU */
     double row_t0, row_e0, row_w0, row_pl;
 } run_t;
 
@@ -125,6 +125,9 @@ static void row_end(run_t *r)
 static int run_to(run_t *r, double target, double timeout_s, int *finished, chase_err_t *err)
 {
     double t_start = now_of(r), w_start = work_of(r);
+    /* The rate is measured from the first progress seen here, not from t_start: the job may have been loading
+     * (importing torch, reading data) before, and that time says nothing about its step rate. */
+    double t_first = NAN, w_first = NAN;
     double w;
     while ((w = work_of(r)) < target) {
         double t = now_of(r);
@@ -133,9 +136,13 @@ static int run_to(run_t *r, double target, double timeout_s, int *finished, chas
                                  "profiling: no progress report within %.0f s: the job does not report its steps "
                                  "(see docs/progress-protocol.md)",
                                  timeout_s);
-        double dt = 0.05;
-        if (w > w_start && t > t_start) {
-            double rate = (w - w_start) / (t - t_start);
+        if (isnan(t_first) && w > w_start) {
+            t_first = t;
+            w_first = w;
+        }
+        double dt = 0.02;
+        if (w > w_first && t > t_first) {
+            double rate = (w - w_first) / (t - t_first);
             dt = (target - w) / rate;
             dt = dt < 0.005 ? 0.005 : dt > 1.0 ? 1.0 : dt;
         }
@@ -169,8 +176,7 @@ static int restore_all(run_t *r, chase_err_t *err)
         int rc = r->gpu->ops->set_power_limit(r->gpu->self, r->idx[i], r->orig[i], &e);
         if (rc != CHASE_OK && first == CHASE_OK) {
             first = rc;
-            chase_err_set(err, rc, "profiling: could not restore GPU %d to %.0f W: %s", r->idx[i], r->orig[i],
-                          e.msg);
+            chase_err_set(err, rc, "profiling: could not restore GPU %d to %.0f W: %s", r->idx[i], r->orig[i], e.msg);
         }
     }
     return first;

@@ -63,8 +63,10 @@ int chase_progress_parse(const char *data, size_t len, chase_progress_msg_t *out
         len--;
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)data[i] < 0x20 || (unsigned char)data[i] > 0x7e)
-            return chase_err_set(err, CHASE_EFORMAT, "progress message: byte 0x%02x at offset %zu is not printable "
-                                 "ASCII", (unsigned)(unsigned char)data[i], i);
+            return chase_err_set(err, CHASE_EFORMAT,
+                                 "progress message: byte 0x%02x at offset %zu is not printable "
+                                 "ASCII",
+                                 (unsigned)(unsigned char)data[i], i);
     out->step = out->samples = out->rank = out->pid = -1;
     size_t i = 0, ntok = 0;
     while (i < len) {
@@ -90,8 +92,7 @@ int chase_progress_parse(const char *data, size_t len, chase_progress_msg_t *out
         size_t klen = (size_t)(eq - tok);
         for (size_t k = 0; k < klen; k++)
             if (!((tok[k] >= 'a' && tok[k] <= 'z') || tok[k] == '_'))
-                return chase_err_set(err, CHASE_EFORMAT, "progress message: key %.*s is not [a-z_]+", (int)klen,
-                                     tok);
+                return chase_err_set(err, CHASE_EFORMAT, "progress message: key %.*s is not [a-z_]+", (int)klen, tok);
         int64_t *slot = NULL;
         if (klen == 4 && !memcmp(tok, "step", 4))
             slot = &out->step;
@@ -133,17 +134,18 @@ int chase_progress_open(const char *dir, chase_progress_t **out, chase_err_t *er
     p->last_report = NAN;
     /* A private directory keeps other users from sending fake progress (a datagram socket has no peer check). */
     int n = snprintf(p->dir, sizeof p->dir, "%s/chase-XXXXXX", dir);
-    if (n < 0 || (size_t)n >= sizeof p->dir || (size_t)n + sizeof "/progress.sock" > sizeof(struct sockaddr_un) -
-                                                   offsetof(struct sockaddr_un, sun_path)) {
+    if (n < 0 || (size_t)n >= sizeof p->dir ||
+        (size_t)n + sizeof "/progress.sock" > sizeof(struct sockaddr_un) - offsetof(struct sockaddr_un, sun_path)) {
         free(p);
-        return chase_err_set(err, CHASE_EINVAL, "progress channel: directory %s is too long for a Unix socket path "
-                             "(set XDG_RUNTIME_DIR or TMPDIR to a shorter one)", dir);
+        return chase_err_set(err, CHASE_EINVAL,
+                             "progress channel: directory %s is too long for a Unix socket path "
+                             "(set XDG_RUNTIME_DIR or TMPDIR to a shorter one)",
+                             dir);
     }
     if (!mkdtemp(p->dir)) {
         int e = errno;
         free(p);
-        return chase_err_set(err, CHASE_EIO, "progress channel: cannot create a directory in %s: %s", dir,
-                             strerror(e));
+        return chase_err_set(err, CHASE_EIO, "progress channel: cannot create a directory in %s: %s", dir, strerror(e));
     }
     snprintf(p->path, sizeof p->path, "%s/progress.sock", p->dir);
     snprintf(p->address, sizeof p->address, "unix:%s", p->path);

@@ -100,8 +100,8 @@ static void send_totals(chase_progress_client_t *c)
     char msg[CHASE_PROGRESS_MAX_MSG];
     int n;
     if (c->rank >= 0)
-        n = snprintf(msg, sizeof msg, "chase1 step=%llu samples=%llu rank=%lld pid=%ld\n",
-                     (unsigned long long)c->steps, (unsigned long long)c->samples, (long long)c->rank, c->pid);
+        n = snprintf(msg, sizeof msg, "chase1 step=%llu samples=%llu rank=%lld pid=%ld\n", (unsigned long long)c->steps,
+                     (unsigned long long)c->samples, (long long)c->rank, c->pid);
     else
         n = snprintf(msg, sizeof msg, "chase1 step=%llu samples=%llu pid=%ld\n", (unsigned long long)c->steps,
                      (unsigned long long)c->samples, c->pid);

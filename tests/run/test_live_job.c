@@ -3,6 +3,7 @@
  * being forwarded to the child. The child is this program itself, started with a role argument. */
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,11 +110,22 @@ static void test_sighup(void)
     chase_live_job_t *lj;
     chase_err_t err;
     CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
-    char *argv[] = {"/bin/sh", "-c", "trap 'exit 42' HUP; sleep 5 & wait", NULL};
+    /* The child says when its trap is set, so the signal cannot come first, however slow the machine. */
+    char ready[] = "/tmp/chase-test-hup-XXXXXX";
+    int fd = mkstemp(ready);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(ready);
+    char script[200];
+    snprintf(script, sizeof script, "trap 'exit 42' HUP; touch %s; sleep 5 & wait", ready);
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_OK);
     chase_job_t *job = chase_live_job_job(lj);
     int finished = 0;
-    CHECK(job->ops->run_until(job->self, wall(job) + 0.3, &finished, &err) == CHASE_OK && !finished);
+    for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
+        CHECK(job->ops->run_until(job->self, wall(job) + 0.05, &finished, &err) == CHASE_OK && !finished);
+    CHECK(access(ready, F_OK) == 0);
+    unlink(ready);
     kill(getpid(), SIGHUP);
     CHECK(job->ops->run_until(job->self, wall(job) + 5, &finished, &err) == CHASE_ESTATE);
     CHECK(strstr(err.msg, "SIGHUP") != NULL);

@@ -16,8 +16,14 @@ typedef struct world {
     int sets;
 } world_t;
 
-static double true_x(double pl) { return 10.0 * pow(pl / 300.0, 0.3); }
-static double true_p(double pl) { return 0.9 * pl; }
+static double true_x(double pl)
+{
+    return 10.0 * pow(pl / 300.0, 0.3);
+}
+static double true_p(double pl)
+{
+    return 0.9 * pl;
+}
 
 static int w_count(void *self, int *n, chase_err_t *err)
 {
@@ -65,8 +71,14 @@ static int w_energy(void *self, int idx, double *j, chase_err_t *err)
 
 static const chase_gpu_ops_t world_gpu_ops = {"world", w_count, w_info, w_set, w_energy, NULL};
 
-static double j_now(void *self) { return ((world_t *)self)->now; }
-static double j_work(void *self) { return floor(((world_t *)self)->work); } /* whole steps, as reports are */
+static double j_now(void *self)
+{
+    return ((world_t *)self)->now;
+}
+static double j_work(void *self)
+{
+    return floor(((world_t *)self)->work);
+} /* whole steps, as reports are */
 
 static int j_run_until(void *self, double t_end, int *finished, chase_err_t *err)
 {
@@ -195,7 +207,7 @@ static void test_timeout_without_reports(void)
     CHECK(strstr(err.msg, "no progress report") != NULL);
     CHECK(p == NULL);
     CHECK(w.now - t0 >= 3 && w.now - t0 < 3.5);
-    CHECK(w.sets == 0); /* nothing was changed */
+    CHECK(w.sets == 0);   /* nothing was changed */
     CHECK(ledger.n == 1); /* the waiting time is accounted */
     chase_ledger_free(&ledger);
 

@@ -34,24 +34,24 @@ static void test_parse_valid(void)
 static void test_parse_rejects(void)
 {
     const char *bad[] = {
-        "",                                   /* empty */
-        "\n",                                 /* only a newline */
-        "chase1\n",                           /* no step */
-        "chase2 step=1\n",                    /* other version */
-        "chase1step=1",                       /* no separator */
-        "CHASE1 step=1",                      /* case matters */
-        "chase1 step=-1",                     /* negative */
-        "chase1 step=1.5",                    /* not an integer */
-        "chase1 step=",                       /* empty value */
-        "chase1 step=1 step=2",               /* duplicate */
-        "chase1 step=1 rank",                 /* not key=value */
-        "chase1 step=1 =4",                   /* empty key */
-        "chase1 step=1 Rank=4",               /* key not [a-z_] */
-        "chase1 step=99999999999999999",      /* 17 digits */
-        "chase1 step=9007199254740993",       /* above 2^53 */
-        "chase1 step=1\n\n",                  /* a second newline is a control byte */
-        "chase1 step=1\tsamples=2",           /* tab */
-        "chase1 step=1 samples=0x10",         /* hex */
+        "",                              /* empty */
+        "\n",                            /* only a newline */
+        "chase1\n",                      /* no step */
+        "chase2 step=1\n",               /* other version */
+        "chase1step=1",                  /* no separator */
+        "CHASE1 step=1",                 /* case matters */
+        "chase1 step=-1",                /* negative */
+        "chase1 step=1.5",               /* not an integer */
+        "chase1 step=",                  /* empty value */
+        "chase1 step=1 step=2",          /* duplicate */
+        "chase1 step=1 rank",            /* not key=value */
+        "chase1 step=1 =4",              /* empty key */
+        "chase1 step=1 Rank=4",          /* key not [a-z_] */
+        "chase1 step=99999999999999999", /* 17 digits */
+        "chase1 step=9007199254740993",  /* above 2^53 */
+        "chase1 step=1\n\n",             /* a second newline is a control byte */
+        "chase1 step=1\tsamples=2",      /* tab */
+        "chase1 step=1 samples=0x10",    /* hex */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         chase_progress_msg_t m;
@@ -118,7 +118,8 @@ static void test_socket_roundtrip(void)
     CHECK(chase_progress_open(NULL, &p, &err) == CHASE_OK);
     if (!p)
         return;
-    const char *addr = chase_progress_address(p);
+    char addr[160]; /* a copy: the test uses it after the channel is closed */
+    snprintf(addr, sizeof addr, "%s", chase_progress_address(p));
     CHECK(strncmp(addr, "unix:/", 6) == 0);
 
     /* interval 0: every step is a datagram. Linux queues only net.unix.max_dgram_qlen (default 10) datagrams per
@@ -149,7 +150,9 @@ static void test_socket_roundtrip(void)
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", addr + 5);
+    size_t plen = strlen(addr + 5);
+    CHECK(plen < sizeof sa.sun_path);
+    memcpy(sa.sun_path, addr + 5, plen < sizeof sa.sun_path ? plen : sizeof sa.sun_path - 1);
     const char *junk[] = {"hello", "chase1 step=abc", "chase1 step=1 step=1"};
     for (size_t i = 0; i < 3; i++)
         sendto(raw, junk[i], strlen(junk[i]), 0, (struct sockaddr *)&sa, sizeof sa);

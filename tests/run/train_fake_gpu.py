@@ -3,7 +3,7 @@
 
 The training is real PyTorch; only the GPU is fake. So that power limits matter to the job as they do on a real
 GPU-bound job, each step is stretched to base_s x (knee / min(limit, knee)) ** alpha, with the limit read from the
-fake NVML library (CHASE_NVML_LIBRARY, the same shared state chase writes). The fake GPU draws min(limit, knee)
+fake NVML's shared state (FAKE_NVML_STATE, which chase writes through the fake library). The fake GPU draws min(limit, knee)
 watts (knee = FAKE_NVML_DRAW_W, 235 W by default), so below the knee a lower limit makes the job slower but uses less
 energy per step: the trade-off chase works with, shaped like a real GPU's (flat near the top, slower further down).
 
@@ -12,9 +12,11 @@ Usage: train_fake_gpu.py --steps N [--crash-at K] [--world 2] [--base-s 0.03] [-
 """
 
 import argparse
-import ctypes
+import json
 import os
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("CHASE_SOURCE_DIR", os.path.dirname(__file__) + "/../.."), "python"))
@@ -26,33 +28,35 @@ import chase  # noqa: E402
 
 
 class FakeGpuPace:
-    """Reads GPU 0's power limit from the fake NVML and says how long a step takes at it."""
+    """Follows GPU 0's power limit in the fake NVML's state and says how long a step takes at it.
+
+    The limit is read with the fake's own tool (FAKE_NVML_STATE_TOOL) by a background thread every 50 ms, not by
+    loading the fake library here: in a sanitizer build that library needs the ASan runtime, which this Python lacks.
+    """
 
     def __init__(self, base_s, alpha=0.4, top_w=300.0):
         self.base_s, self.alpha, self.top_w = base_s, alpha, top_w
         self.knee_w = float(os.environ.get("FAKE_NVML_DRAW_W", "235"))
-        self.lib = None
-        path = os.environ.get("CHASE_NVML_LIBRARY")
-        if not path:
-            return
-        lib = ctypes.CDLL(path)
-        if lib.nvmlInit_v2() != 0:
-            return
-        self.handle = ctypes.c_void_p()
-        if lib.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(self.handle)) != 0:
-            return
-        self.lib = lib
+        self.limit = top_w
+        tool, state = os.environ.get("FAKE_NVML_STATE_TOOL"), os.environ.get("FAKE_NVML_STATE")
+        if tool and state:
+            self._read(tool, state)
+            threading.Thread(target=self._follow, args=(tool, state), daemon=True).start()
 
-    def limit_w(self):
-        if self.lib is None:
-            return self.top_w
-        mw = ctypes.c_uint()
-        if self.lib.nvmlDeviceGetPowerManagementLimit(self.handle, ctypes.byref(mw)) != 0:
-            return self.top_w
-        return mw.value / 1000.0
+    def _read(self, tool, state):
+        try:
+            out = subprocess.run([tool, state], capture_output=True, text=True, timeout=10).stdout
+            self.limit = float(json.loads(out)["gpus"][0]["power_limit_w"])
+        except Exception:
+            pass
+
+    def _follow(self, tool, state):
+        while True:
+            time.sleep(0.05)
+            self._read(tool, state)
 
     def step_s(self):
-        return self.base_s * (self.knee_w / min(self.limit_w(), self.knee_w)) ** self.alpha
+        return self.base_s * (self.knee_w / min(self.limit, self.knee_w)) ** self.alpha
 
 
 class SmallCNN(nn.Module):
