@@ -212,6 +212,70 @@ static void test_periods_and_mixing(void)
     chase_trace_free(tr);
 }
 
+/* A job that is interrupted (like chase receiving SIGTERM) halfway through its 10th period. */
+typedef struct interrupted {
+    chase_job_t *inner;
+    int calls;
+} interrupted_t;
+static double i_now(void *s) { return ((interrupted_t *)s)->inner->ops->now(((interrupted_t *)s)->inner->self); }
+static double i_work(void *s)
+{
+    return ((interrupted_t *)s)->inner->ops->work_done(((interrupted_t *)s)->inner->self);
+}
+static int i_run(void *s, double t_end, int *finished, chase_err_t *err)
+{
+    interrupted_t *j = s;
+    if (++j->calls == 10) {
+        double now = i_now(s);
+        j->inner->ops->run_until(j->inner->self, now + (t_end - now) / 2, finished, err);
+        return chase_err_set(err, CHASE_ESTATE, "interrupted by SIGTERM");
+    }
+    return j->inner->ops->run_until(j->inner->self, t_end, finished, err);
+}
+static const chase_job_ops_t interrupted_ops = {i_now, i_run, i_work};
+
+static void test_interrupted_period_is_recorded(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 8);
+    chase_sim_t *sim;
+    CHECK(chase_sim_create(prof, 1, 20, (double)tr->start + 2 * 86400, &sim, NULL) == CHASE_OK);
+    chase_gpu_t *g = chase_sim_gpu(sim);
+    g->ops->set_power_limit(g->self, 0, 260, NULL);
+    interrupted_t ij = {chase_sim_job(sim), 0};
+    chase_job_t job = {&interrupted_ops, &ij};
+    chase_signal_t *sig;
+    chase_policy_t *pol;
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    CHECK(chase_signal_trace(tr, &sig, NULL) == CHASE_OK);
+    CHECK(chase_policy_create("fixed:150", &pp, &pol, NULL) == CHASE_OK);
+    chase_control_config_t cfg;
+    chase_control_config_init(&cfg);
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    chase_err_t err;
+    CHECK(chase_control_run(&cfg, prof, sig, NULL, pol, g, &job, &l, &err) == CHASE_ESTATE);
+    CHECK(strstr(err.msg, "SIGTERM") != NULL);
+    CHECK(l.n == 10); /* nine whole periods and the half that ran */
+    if (l.n == 10) {
+        CHECK_NEAR(l.rows[9].end - l.rows[9].start, 900, 1e-6);
+        CHECK(l.rows[9].energy_j > 0);
+    }
+    double e;
+    g->ops->energy(g->self, 0, &e, NULL);
+    chase_totals_t t;
+    chase_ledger_totals(&l, &t);
+    CHECK_NEAR(t.energy_j, e, 1e-6 * e); /* nothing the GPU drew is missing */
+    chase_gpu_info_t info;
+    g->ops->info(g->self, 0, &info, NULL);
+    CHECK(info.pl_w == 260);
+    chase_ledger_free(&l);
+    chase_policy_free(pol);
+    chase_signal_free(sig);
+    chase_sim_free(sim);
+    chase_trace_free(tr);
+}
+
 int main(void)
 {
     prof = fixture_profile();
@@ -220,6 +284,7 @@ int main(void)
     RUN(test_gpu_lost_still_restores);
     RUN(test_trace_too_short);
     RUN(test_periods_and_mixing);
+    RUN(test_interrupted_period_is_recorded);
     chase_profile_free(prof);
     CHECK_DONE();
 }

@@ -264,17 +264,18 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK)
         return rc;
     double work0 = ctx.work_done, seg_start = a, ci_time = 0, pl_time = 0;
-    for (int i = 0; i < set.n && !*finished; i++) {
+    int stopped = CHASE_OK; /* the job was interrupted: account for the part of the period that ran, then stop */
+    for (int i = 0; i < set.n && !*finished && stopped == CHASE_OK; i++) {
         if (set.share[i] <= 0)
             continue;
         double seg_end = i == set.n - 1 ? b : seg_start + set.share[i] * (b - a);
         if ((rc = set_all(L, set.pl_w[i], err)) != CHASE_OK)
             return rc;
-        if ((rc = L->job->ops->run_until(L->job->self, seg_end, finished, err)) != CHASE_OK)
-            return rc;
+        stopped = L->job->ops->run_until(L->job->self, seg_end, finished, err);
         double end = L->job->ops->now(L->job->self), e;
-        if ((rc = read_energy(L, &e, err)) != CHASE_OK)
-            return rc;
+        chase_err_t eerr;
+        if ((rc = read_energy(L, &e, stopped ? &eerr : err)) != CHASE_OK)
+            return stopped ? stopped : rc;
         double ci = actual_ci(L, seg_start, end, row.ci_forecast, &row.stale);
         row.energy_j += e;
         row.carbon_g += e * ci / 3.6e6;
@@ -288,10 +289,10 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     row.pl_w = d > 0 ? pl_time / d : set.pl_w[0];
     row.work = L->job->ops->work_done(L->job->self) - work0;
     if (chase_ledger_append(L->ledger, &row) != CHASE_OK)
-        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+        return stopped ? stopped : chase_err_set(err, CHASE_ENOMEM, "out of memory");
     if (cfg->on_period)
         cfg->on_period(cfg->on_period_arg, &row);
-    return CHASE_OK;
+    return stopped;
 }
 
 /* Puts every GPU back at the limit it had before the run; keeps going past failures and reports the first. */
