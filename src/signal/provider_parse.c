@@ -221,8 +221,9 @@ int chase_parse_electricitymaps(const char *body, size_t len, int flags, chase_s
     for (size_t i = 0; i < 3 && !list; i++)
         list = cJSON_GetObjectItemCaseSensitive(root, lists[i]);
     if (list && !cJSON_IsArray(list)) {
+        rc = chase_err_set(err, CHASE_EFORMAT, "%s: '%s' is not an array", api, list->string);
         cJSON_Delete(root);
-        return chase_err_set(err, CHASE_EFORMAT, "%s: '%s' is not an array", api, list->string);
+        return rc;
     }
     if (!list && !cJSON_GetObjectItemCaseSensitive(root, "carbonIntensity")) {
         cJSON_Delete(root);
