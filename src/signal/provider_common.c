@@ -230,6 +230,13 @@ static int live_history(void *self, double now, int64_t since, chase_sample_t *o
     int64_t from = since;
     if (from < (int64_t)now - 86400)
         from = (int64_t)now - 86400; /* the APIs' recent history: older data comes from the cache only */
+    /* Ask only for what the cache does not hold yet: from its newest observation on. */
+    chase_sample_t newest;
+    size_t k = 0;
+    if (chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, from, (int64_t)floor(now) + 1,
+                        &newest, 1, &k, NULL) == CHASE_OK &&
+        k == 1 && newest.t > from)
+        from = newest.t;
     int rc = refresh(lv, CHASE_CACHE_OBSERVED, now, from, (int64_t)floor(now) + 1, err);
     if (rc != CHASE_OK)
         return rc;

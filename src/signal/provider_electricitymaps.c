@@ -47,8 +47,9 @@ static int em_fetch(chase_live_t *lv, int kind, double now, int64_t since, int64
     (void)until;
     if (kind == CHASE_CACHE_FORECAST)
         return em_get(lv, "forecast", CHASE_SAMPLE_FORECAST, out, cap, n, err);
-    /* /history once per process (it fills the cache's past), then the cheaper /latest while nothing was missed. */
-    if (!lv->fetched_history || now - (double)since > 2 * 3600) {
+    /* /history once per process (it fills the cache's past), then the cheaper /latest while the cache holds the
+     * previous hour (since is the newest cached hour): only the current hour can be new. */
+    if (!lv->fetched_history || now - (double)since >= 2 * 3600) {
         int rc = em_get(lv, "history", 0, out, cap, n, err);
         if (rc == CHASE_OK)
             lv->fetched_history = 1;

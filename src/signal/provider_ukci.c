@@ -30,8 +30,8 @@ static int ukci_fetch(chase_live_t *lv, int kind, double now, int64_t since, int
             chase_live_append(url, sizeof url, "%s/regional/intensity/%s/fw48h%s", lv->url, a, u->where);
         else
             chase_live_append(url, sizeof url, "%s/intensity/%s/fw48h", lv->url, a);
-    } else if (lv->fetched_history && now - (double)since <= 2 * 3600) {
-        /* Only the current half hour is new: the plain endpoints answer exactly that. */
+    } else if (lv->fetched_history && now - (double)since < 3600) {
+        /* The cache holds the previous half hour: only the current one is new, which the plain endpoints answer. */
         if (regional)
             chase_live_append(url, sizeof url, "%s/regional%s", lv->url, u->where);
         else

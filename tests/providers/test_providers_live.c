@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "chase/provider.h"
+#include "chase/timeutil.h"
 #include "check.h"
 #include "fake.h"
 
@@ -164,7 +165,7 @@ static void test_failures_keep_cache(void)
     chase_signal_free(sig);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK(open_p("electricitymaps", cases[i].mode, "fail.sqlite", "zone=DE,fresh=0,retries=1,backoff=0.05,"
-                     "timeout=0.4", &sig, &err) == CHASE_OK);
+                     "timeout=1", &sig, &err) == CHASE_OK);
         chase_err_clear(&err);
         int rc = chase_signal_history(sig, now + 1, (int64_t)now - 86400, s, 4096, &n, &err);
         CHECK(rc == cases[i].code);
@@ -218,12 +219,18 @@ static void test_watttime(void)
     for (size_t i = 0; i < n; i++)
         match &= fabs(s[i].ci - wt_g(s[i].t)) < 1e-9 && s[i].step_s == 300;
     CHECK(match);
+    /* Past the freshness window only what the cache lacks is asked for: from its newest point on. */
+    char start[64] = "start=", *stats = NULL;
+    chase_time_format(s[n - 1].t, start + 6, sizeof start - 6);
+    CHECK(chase_signal_history(sig, now + 400, (int64_t)now - 3600, s, 4096, &n, &err) == CHASE_OK);
+    CHECK(fake_count(&fake, "ok-wt", &stats) == 3);
+    CHECK(stats && strstr(stats, start) != NULL);
+    free(stats);
     size_t nf;
     CHECK(sig->ops->forecast(sig->self, now, (int64_t)now + 3600, s, 4096, &nf, &err) == CHASE_OK);
     CHECK(nf >= 12 && nf <= 13 && s[0].flags == CHASE_SAMPLE_FORECAST);
     CHECK(fabs(s[3].ci - wt_g(s[3].t)) < 1e-9);
-    char *stats = NULL;
-    CHECK(fake_count(&fake, "ok-wt", &stats) == 3); /* one login for both requests */
+    CHECK(fake_count(&fake, "ok-wt", &stats) == 4); /* one login for all three requests */
     CHECK(stats && strstr(stats, "horizon_hours=1") != NULL && strstr(stats, "\"Bearer tok-") != NULL);
     free(stats);
     chase_signal_free(sig);
