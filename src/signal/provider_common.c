@@ -34,8 +34,8 @@ int chase_keys_parse(const char *provider, const char *text, chase_keys_t *k, ch
         *eq = '\0';
         for (size_t i = 0; i < k->n; i++) {
             if (!strcmp(k->key[i], item)) {
-                int rc = chase_err_set(err, CHASE_EINVAL, "%s: key '%.40s' given twice in the signal spec", provider,
-                                       item);
+                int rc =
+                    chase_err_set(err, CHASE_EINVAL, "%s: key '%.40s' given twice in the signal spec", provider, item);
                 chase_keys_free(k);
                 return rc;
             }
@@ -122,8 +122,8 @@ static int duration_key(chase_keys_t *k, const char *key, double lo, double hi, 
         return CHASE_OK;
     double d;
     if (chase_duration_parse(v, &d, NULL) != CHASE_OK || d < lo || d > hi)
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.40s is not a duration between %gs and %gs", k->provider,
-                             key, v, lo, hi);
+        return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.40s is not a duration between %gs and %gs", k->provider, key,
+                             v, lo, hi);
     *out = d;
     return CHASE_OK;
 }
@@ -161,8 +161,8 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
         char *end;
         retries = strtod(r, &end);
         if (*end || end == r || !(retries >= 0 && retries <= 10) || retries != floor(retries))
-            return chase_err_set(err, CHASE_EINVAL, "%s: retries=%.20s is not a whole number from 0 to 10",
-                                 k->provider, r);
+            return chase_err_set(err, CHASE_EINVAL, "%s: retries=%.20s is not a whole number from 0 to 10", k->provider,
+                                 r);
         lv->http.retries = (int)retries;
     }
     if (lv->http.connect_timeout_s > lv->http.timeout_s)
@@ -294,8 +294,8 @@ static int live_actual(void *self, double t0, double t1, double *mean_ci, chase_
     int64_t since = (int64_t)floor(t0) - 86400;
     /* Ask the API for news, but what the cache already knows is good enough when it cannot answer. */
     refresh(lv, CHASE_CACHE_OBSERVED, t1, (int64_t)floor(t0) - 3600, (int64_t)floor(t1) + 1, NULL);
-    int rc = chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, since, (int64_t)ceil(t1), s,
-                             cap, &n, err);
+    int rc = chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, since, (int64_t)ceil(t1), s, cap,
+                             &n, err);
     double sum = 0, covered = 0;
     for (size_t i = 0; rc == CHASE_OK && i < n; i++) {
         double a = fmax(t0, (double)s[i].t), b = fmin(t1, (double)(s[i].t + s[i].step_s));
@@ -355,8 +355,8 @@ int chase_provider_known(const char *name)
     return name && (!strcmp(name, "electricitymaps") || !strcmp(name, "watttime") || !strcmp(name, "ukci"));
 }
 
-int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts,
-                        chase_signal_t **out, chase_err_t *err)
+int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                        chase_err_t *err)
 {
     *out = NULL;
     if (!chase_provider_known(name))

@@ -40,8 +40,8 @@ typedef struct chase_live chase_live_t;
  * (t in [now, until)). Writes samples oldest first. */
 typedef struct chase_live_ops {
     const char *name;
-    int (*fetch)(chase_live_t *lv, int kind, double now, int64_t since, int64_t until, chase_sample_t *out,
-                 size_t cap, size_t *n, chase_err_t *err);
+    int (*fetch)(chase_live_t *lv, int kind, double now, int64_t since, int64_t until, chase_sample_t *out, size_t cap,
+                 size_t *n, chase_err_t *err);
     void (*destroy)(void *impl);
 } chase_live_ops_t;
 
@@ -49,16 +49,16 @@ struct chase_live {
     const chase_live_ops_t *ops;
     void *impl;
     chase_cache_t *cache;
-    char zone[256];      /* cache key for this provider's place and variant, e.g. "DE/lifecycle" */
-    char url[512];       /* base URL, no trailing slash */
+    char zone[256]; /* cache key for this provider's place and variant, e.g. "DE/lifecycle" */
+    char url[512];  /* base URL, no trailing slash */
     chase_http_opts_t http;
     double fresh_s;      /* serve from the cache while the last fetch is younger than this */
     double fail_wait_s;  /* after a failed fetch, do not ask again for this long (quota, rate limits) */
     double last_fail[2]; /* caller's clock at the last failed fetch per kind, or -1 */
     chase_err_t fail_err[2];
-    int no_forecast;     /* the API refused forecasts for this account: do not ask again */
-    int fetched_history; /* a full history fetch was made in this process */
-    FILE *log;           /* warnings; stderr */
+    int no_forecast;       /* the API refused forecasts for this account: do not ask again */
+    int fetched_history;   /* a full history fetch was made in this process */
+    FILE *log;             /* warnings; stderr */
     char cache_path[1024]; /* "" for the default */
 };
 

@@ -7,8 +7,9 @@
 #include "signal/provider_common.h"
 
 #define EM_URL "https://api.electricitymaps.com"
-#define EM_KEYS "zone, lat, lon, emission (direct|lifecycle), token, url, cache, fresh, timeout, connect_timeout, " \
-                "retries, backoff, retry_wait"
+#define EM_KEYS                                                                                                        \
+    "zone, lat, lon, emission (direct|lifecycle), token, url, cache, fresh, timeout, connect_timeout, "                \
+    "retries, backoff, retry_wait"
 
 typedef struct em {
     char where[160]; /* query part naming the place: "zone=DE" or "lat=..&lon=.." */
@@ -120,8 +121,10 @@ int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open
         rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: give zone= or lat=,lon=, not both");
     if (rc == CHASE_OK && zone) {
         if (!zone_ok(zone))
-            rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: zone=%.40s is not a zone code (e.g. DE, FR, "
-                               "US-CAL-CISO)", zone);
+            rc = chase_err_set(err, CHASE_EINVAL,
+                               "electricitymaps: zone=%.40s is not a zone code (e.g. DE, FR, "
+                               "US-CAL-CISO)",
+                               zone);
         else
             snprintf(em->where, sizeof em->where, "zone=%s", zone);
     } else if (rc == CHASE_OK && lat && lon) {
@@ -136,7 +139,8 @@ int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open
     if (rc == CHASE_OK && !token)
         rc = chase_err_set(err, CHASE_EAUTH, "electricitymaps: no API token: set ELECTRICITYMAPS_TOKEN");
     if (rc == CHASE_OK && (strlen(token) > 400 || strpbrk(token, "\r\n")))
-        rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: the API token is malformed (too long or has a newline)");
+        rc =
+            chase_err_set(err, CHASE_EINVAL, "electricitymaps: the API token is malformed (too long or has a newline)");
     if (rc != CHASE_OK) {
         chase_live_free(lv);
         return rc;

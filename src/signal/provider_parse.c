@@ -337,8 +337,8 @@ int chase_parse_watttime(const char *body, size_t len, int flags, chase_sample_t
     return rc;
 }
 
-static int copy_string_field(const char *body, size_t len, const char *api, const char *field, char *buf,
-                             size_t size, chase_err_t *err)
+static int copy_string_field(const char *body, size_t len, const char *api, const char *field, char *buf, size_t size,
+                             chase_err_t *err)
 {
     cJSON *root = parse_root(body, len, api, err);
     if (!root)

@@ -89,8 +89,10 @@ int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *op
         char *end;
         long id = strtol(region, &end, 10);
         if (end == region || *end || id < 1 || id > 17)
-            rc = chase_err_set(err, CHASE_EINVAL, "ukci: region=%.20s must be a region id from 1 to 17 (e.g. 13 is "
-                               "London)", region);
+            rc = chase_err_set(err, CHASE_EINVAL,
+                               "ukci: region=%.20s must be a region id from 1 to 17 (e.g. 13 is "
+                               "London)",
+                               region);
         else
             snprintf(u->where, sizeof u->where, "/regionid/%ld", id);
     } else if (rc == CHASE_OK && postcode) {

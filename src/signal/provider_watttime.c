@@ -9,8 +9,9 @@
 #include "signal/provider_common.h"
 
 #define WT_URL "https://api.watttime.org"
-#define WT_KEYS "region, lat, lon, signal_type, username, password, url, cache, fresh, timeout, connect_timeout, " \
-                "retries, backoff, retry_wait"
+#define WT_KEYS                                                                                                        \
+    "region, lat, lon, signal_type, username, password, url, cache, fresh, timeout, connect_timeout, "                 \
+    "retries, backoff, retry_wait"
 /* Tokens last 30 minutes; renew with margin so a request never carries one that expires on the way. */
 #define TOKEN_LIFE_S (25 * 60)
 
@@ -97,8 +98,7 @@ static void wt_explain_plan(chase_live_t *lv, chase_err_t *err)
 {
     wt_t *wt = lv->impl;
     char url[700] = "";
-    chase_live_append(url, sizeof url, "%s/v3/signal-index?region=%s&signal_type=%s", lv->url, wt->region,
-                      wt->signal);
+    chase_live_append(url, sizeof url, "%s/v3/signal-index?region=%s&signal_type=%s", lv->url, wt->region, wt->signal);
     chase_http_resp_t r;
     chase_err_t e;
     if (wt_get(lv, url, "watttime /v3/signal-index", &r, &e) == CHASE_OK && err)

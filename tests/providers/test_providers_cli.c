@@ -52,8 +52,8 @@ static void test_table_and_json(void)
     snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h", url, dir);
     CHECK(run(args) == 0);
     CHECK(strstr(out, "history: ") && strstr(out, "forecast: ") && strstr(out, "g/kWh"));
-    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h --json -",
-             url, dir);
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h --json -", url,
+             dir);
     CHECK(run(args) == 0);
     cJSON *j = cJSON_Parse(out);
     CHECK(j != NULL);

@@ -124,9 +124,10 @@ static void test_electricitymaps_setup_errors(void)
     CHECK(strstr(err.msg, "401") != NULL && strstr(err.msg, "wrong-token") == NULL);
     chase_signal_free(sig);
     setenv("ELECTRICITYMAPS_TOKEN", "test-token-123", 1);
-    static const char *const bad[] = {"zone=DE,colour=blue", "zone=DE;rm", "zone=DE,emission=average",
-                                      "zone=DE,lat=1,lon=2", "lat=95,lon=0", "", "zone=DE,retries=x",
-                                      "zone=DE,timeout=fast", "zone=DE,zone=FR", "zone"};
+    static const char *const bad[] = {
+        "zone=DE,colour=blue", "zone=DE;rm", "zone=DE,emission=average", "zone=DE,lat=1,lon=2",
+        "lat=95,lon=0",        "",           "zone=DE,retries=x",        "zone=DE,timeout=fast",
+        "zone=DE,zone=FR",     "zone"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rc = open_p("electricitymaps", "ok", "em.sqlite", bad[i], &sig, &err);
         CHECK(rc == CHASE_EINVAL);
@@ -147,12 +148,18 @@ static void test_failures_keep_cache(void)
         int code;
         const char *says;
     } cases[] = {
-        {"e401", CHASE_EAUTH, "401"},          {"e403", CHASE_EAUTH, "403"},
-        {"a429", CHASE_ENET, "429"},           {"e500", CHASE_ENET, "HTTP 500"},
-        {"hang", CHASE_ETIMEOUT, "no complete answer"}, {"trunc", CHASE_EFORMAT, "truncated"},
-        {"malformed", CHASE_EFORMAT, "malformed"}, {"negative", CHASE_ENODATA, "negative"},
-        {"units", CHASE_EFORMAT, "lbs/MWh"},   {"empty", CHASE_ENODATA, "no data points"},
-        {"huge", CHASE_ERANGE, "larger than"}, {"short", CHASE_ENET, "electricitymaps"},
+        {"e401", CHASE_EAUTH, "401"},
+        {"e403", CHASE_EAUTH, "403"},
+        {"a429", CHASE_ENET, "429"},
+        {"e500", CHASE_ENET, "HTTP 500"},
+        {"hang", CHASE_ETIMEOUT, "no complete answer"},
+        {"trunc", CHASE_EFORMAT, "truncated"},
+        {"malformed", CHASE_EFORMAT, "malformed"},
+        {"negative", CHASE_ENODATA, "negative"},
+        {"units", CHASE_EFORMAT, "lbs/MWh"},
+        {"empty", CHASE_ENODATA, "no data points"},
+        {"huge", CHASE_ERANGE, "larger than"},
+        {"short", CHASE_ENET, "electricitymaps"},
     };
     double now = now_s();
     chase_signal_t *sig;
@@ -164,8 +171,10 @@ static void test_failures_keep_cache(void)
     CHECK(before >= 23);
     chase_signal_free(sig);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        CHECK(open_p("electricitymaps", cases[i].mode, "fail.sqlite", "zone=DE,fresh=0,retries=1,backoff=0.05,"
-                     "timeout=1", &sig, &err) == CHASE_OK);
+        CHECK(open_p("electricitymaps", cases[i].mode, "fail.sqlite",
+                     "zone=DE,fresh=0,retries=1,backoff=0.05,"
+                     "timeout=1",
+                     &sig, &err) == CHASE_OK);
         chase_err_clear(&err);
         int rc = chase_signal_history(sig, now + 1, (int64_t)now - 86400, s, 4096, &n, &err);
         CHECK(rc == cases[i].code);
