@@ -176,6 +176,64 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
     return CHASE_OK;
 }
 
+int chase_keys_code_ok(const char *s, size_t max)
+{
+    if (!*s || strlen(s) >= max)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+int chase_keys_latlon(chase_keys_t *k, double *lat, double *lon, int *given, chase_err_t *err)
+{
+    const char *la = chase_keys_get(k, "lat"), *lo = chase_keys_get(k, "lon");
+    *given = 0;
+    if (!la && !lo)
+        return CHASE_OK;
+    if (!la || !lo)
+        return chase_err_set(err, CHASE_EINVAL, "%s: give both lat= and lon=", k->provider);
+    const char *text[2] = {la, lo};
+    double *dst[2] = {lat, lon}, lim[2] = {90, 180};
+    for (int i = 0; i < 2; i++) {
+        char *end;
+        double d = strtod(text[i], &end);
+        if (end == text[i] || *end || !isfinite(d) || fabs(d) > lim[i])
+            return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.30s is not a number between -%g and %g", k->provider,
+                                 i ? "lon" : "lat", text[i], lim[i], lim[i]);
+        *dst[i] = d;
+    }
+    *given = 1;
+    return CHASE_OK;
+}
+
+int chase_live_new(const chase_live_ops_t *ops, size_t impl_size, chase_live_t **out, chase_err_t *err)
+{
+    chase_live_t *lv = calloc(1, sizeof *lv);
+    void *impl = calloc(1, impl_size);
+    if (!lv || !impl) {
+        free(lv);
+        free(impl);
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", ops->name);
+    }
+    lv->ops = ops;
+    lv->impl = impl;
+    *out = lv;
+    return CHASE_OK;
+}
+
+void chase_live_wipe(void *p, size_t size)
+{
+    if (!p)
+        return;
+    volatile unsigned char *b = p; /* volatile: the compiler may not skip stores to memory about to be freed */
+    for (size_t i = 0; i < size; i++)
+        b[i] = 0;
+    free(p);
+}
+
 void chase_live_free(chase_live_t *lv)
 {
     if (!lv)

@@ -34,6 +34,13 @@ int chase_keys_check(const chase_keys_t *k, const char *known, chase_err_t *err)
  * in process listings). NULL when neither is set. */
 const char *chase_keys_secret(chase_keys_t *k, const char *key, const char *env, FILE *log);
 
+/* 1 when s is a code of letters, digits, '-' and '_' shorter than max ("DE", "US-CAL-CISO", "CAISO_NORTH"): safe
+ * to put in a URL and a cache key. */
+int chase_keys_code_ok(const char *s, size_t max);
+
+/* Reads lat= and lon= as a pair: *given is 0 when neither is there; CHASE_EINVAL for one alone or a bad number. */
+int chase_keys_latlon(chase_keys_t *k, double *lat, double *lon, int *given, chase_err_t *err);
+
 typedef struct chase_live chase_live_t;
 
 /* How one provider fetches; kind is CHASE_CACHE_OBSERVED (t in [since, now]) or CHASE_CACHE_FORECAST
@@ -69,6 +76,12 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
 
 /* Opens lv's cache and wraps lv (taken over) in a signal with native step step_s. On failure lv is freed. */
 int chase_live_signal(chase_live_t *lv, int64_t step_s, chase_signal_t **out, chase_err_t *err);
+
+/* Allocates a provider with a zeroed impl of impl_size bytes behind ops. */
+int chase_live_new(const chase_live_ops_t *ops, size_t impl_size, chase_live_t **out, chase_err_t *err);
+
+/* Zeroes then frees size bytes at p: for impls that held credentials. */
+void chase_live_wipe(void *p, size_t size);
 
 /* Frees lv and its impl (for open failures before chase_live_signal). */
 void chase_live_free(chase_live_t *lv);

@@ -70,16 +70,12 @@ static const chase_live_ops_t ukci_ops = {.name = "ukci", .fetch = ukci_fetch, .
 int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                              chase_err_t *err)
 {
-    chase_live_t *lv = calloc(1, sizeof *lv);
-    ukci_t *u = calloc(1, sizeof *u);
-    if (!lv || !u) {
-        free(lv);
-        free(u);
-        return chase_err_set(err, CHASE_ENOMEM, "ukci: out of memory");
-    }
-    lv->ops = &ukci_ops;
-    lv->impl = u;
-    int rc = chase_live_setup(lv, k, UKCI_URL, opts, err);
+    chase_live_t *lv;
+    int rc = chase_live_new(&ukci_ops, sizeof(ukci_t), &lv, err);
+    if (rc != CHASE_OK)
+        return rc;
+    ukci_t *u = lv->impl;
+    rc = chase_live_setup(lv, k, UKCI_URL, opts, err);
     const char *region = chase_keys_get(k, "region"), *postcode = chase_keys_get(k, "postcode");
     if (rc == CHASE_OK)
         rc = chase_keys_check(k, UKCI_KEYS, err);

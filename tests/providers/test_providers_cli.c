@@ -112,9 +112,6 @@ int main(void)
     RUN(test_table_and_json);
     RUN(test_failures);
     fake_stop(&fake);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }

@@ -228,9 +228,6 @@ int main(void)
     RUN(test_spec_chain_with_live_providers);
     RUN(test_restart_from_cache);
     fake_stop(&fake);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }
