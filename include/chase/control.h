@@ -35,7 +35,7 @@ typedef struct chase_control_config {
     double period_s;          /* default 1800 */
     double work_total;        /* units in the job, NAN when unknown (live runs without a step count) */
     double budget_pct;        /* slowdown budget for the deadline; NAN for none */
-    double history_s;         /* how much past CI the forecaster and policy get before the start (default 7 d) */
+    double history_s;         /* how much past CI the forecaster and policy get before the start (default 14 d) */
     int dry_run;              /* decide and record, never set a limit */
     const int *gpus;          /* GPU indices to drive; NULL: all */
     int n_gpus;
@@ -47,7 +47,7 @@ typedef struct chase_control_config {
     void *on_warning_arg;
 } chase_control_config_t;
 
-/* Sets defaults: 30-min periods, no budget, 7 days of history. */
+/* Sets defaults: 30-min periods, no budget, 14 days of history. */
 void chase_control_config_init(chase_control_config_t *cfg);
 
 /* Runs the loop until the job ends; the GPUs' original limits are restored before it returns, on every path.

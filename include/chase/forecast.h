@@ -55,6 +55,34 @@ int64_t chase_forecaster_last(const chase_forecaster_t *f);
  * CHASE_ENODATA when the model has too little history (callers fall back to persistence). */
 int chase_forecaster_predict(chase_forecaster_t *f, int h, double *mean, double *lo, double *hi, chase_err_t *err);
 
+/* Rolling-origin evaluation: every model sees the trace one sample at a time, and after each sample forecasts the
+ * sample horizon_s ahead; the forecast is scored against the true value. Samples the trace reader filled (gaps) are
+ * given to the models as NAN (filling used the sample after the gap, which would be look-ahead) and not scored.
+ * When a model answers CHASE_ENODATA (too little history) the persistence forecast stands in and is counted in
+ * n_fallback, so every model is scored on the same points. */
+typedef struct chase_forecast_eval_opts {
+    int64_t horizon_s;        /* lead time, a multiple of the trace step, 1..CHASE_FORECAST_MAX_HORIZON steps */
+    int64_t from;             /* first target time scored; INT64_MIN: the middle of the trace */
+    int64_t to;               /* targets scored are before this; INT64_MAX: to the end */
+    const double *compare;    /* NULL, or a published forecast aligned with the trace samples (NAN: none) ... */
+    const char *compare_name; /* ... scored as one more row on the same points, named this */
+} chase_forecast_eval_opts_t;
+
+/* One row of an evaluation. */
+typedef struct chase_forecast_score {
+    char model[64];
+    double mape_pct;             /* mean of |forecast - actual| / actual over targets with actual > 0, in % */
+    double mae_g_per_kwh;        /* mean |forecast - actual| over all scored targets */
+    size_t n;                    /* targets scored */
+    size_t n_fallback;           /* of which persistence stood in because the model had too little history */
+    double ratio_to_persistence; /* mape_pct / persistence's mape_pct on the same points */
+} chase_forecast_score_t;
+
+/* Evaluates n_models models (names from chase_forecaster_models) on trace; out receives n_models rows, plus one
+ * for opts->compare when given. CHASE_EINVAL for a bad horizon or window, CHASE_ENODATA when no target is scored. */
+int chase_forecast_evaluate(const chase_trace_t *trace, const char *const *models, size_t n_models,
+                            const chase_forecast_eval_opts_t *opts, chase_forecast_score_t *out, chase_err_t *err);
+
 /* The registered models, NULL-terminated, for --list and --help. */
 const chase_forecaster_ops_t *const *chase_forecaster_models(void);
 

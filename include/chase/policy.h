@@ -22,6 +22,11 @@ typedef struct chase_policy_ctx {
     size_t n_past;
     int64_t ci_past_step_s;
     int64_t ci_past_t0;         /* time of ci_past[0] */
+    const double *ci_ahead;     /* forecasts of the samples after the last observed one (may be NULL) */
+    size_t n_ahead;
+    int64_t ci_ahead_step_s;
+    int64_t ci_ahead_t0;        /* time of ci_ahead[0] */
+    const double *ci_ahead_rmse; /* the forecaster's measured RMS error by horizon (NAN: no track record yet) */
     double work_done;           /* units done before t */
     double work_total;          /* units of the whole job, or NAN when unknown */
     double job_start;
@@ -53,6 +58,7 @@ typedef struct chase_policy_ops {
     void *(*create)(const chase_policy_params_t *params, const char *arg, chase_err_t *err);
     int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
     void (*destroy)(void *state);
+    int uses_ahead; /* reads ci_ahead: the loop then forecasts after every observation and scores each horizon */
 } chase_policy_ops_t;
 
 typedef struct chase_policy chase_policy_t;
@@ -68,6 +74,9 @@ const char *chase_policy_name(const chase_policy_t *p);
 
 /* The setting for the period described by ctx. */
 int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
+
+/* Whether the policy reads the forecaster's further samples (ci_ahead and their errors). */
+int chase_policy_uses_ahead(const chase_policy_t *p);
 
 /* The registered policies, NULL-terminated. */
 const chase_policy_ops_t *const *chase_policy_list(void);

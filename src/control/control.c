@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chase/control.h"
+#include "control/skill.h"
 
 #define HISTORY_CHUNK 4096
 
@@ -14,7 +15,7 @@ void chase_control_config_init(chase_control_config_t *cfg)
     cfg->period_s = 1800;
     cfg->work_total = NAN;
     cfg->budget_pct = NAN;
-    cfg->history_s = 7 * 86400;
+    cfg->history_s = 14 * 86400;
 }
 
 /* The CI observed so far, on the signal's step grid (NAN where the signal had nothing). */
@@ -68,12 +69,29 @@ typedef struct loop {
     history_t hist;
     chase_hull_t hull;
     int warned_signal;
+    int score_ahead; /* forecast after every observation (the policy plans with the horizon) */
+    /* The forecaster's latest prediction, made after the last observation, and its skill so far. */
+    double ahead[CHASE_FORECAST_MAX_HORIZON], ahead_rmse[CHASE_FORECAST_MAX_HORIZON];
+    size_t n_ahead;
+    int64_t ahead_t0;
+    skill_t skill;
 } loop_t;
 
 static void warn(loop_t *L, const char *msg)
 {
     if (L->cfg->on_warning)
         L->cfg->on_warning(L->cfg->on_warning_arg, msg);
+}
+
+/* Predicts the samples after the last observation; remembers them for the policy and to score them later. */
+static void predict_ahead(loop_t *L)
+{
+    L->n_ahead = 0;
+    if (chase_forecaster_predict(L->forecaster, CHASE_FORECAST_MAX_HORIZON, L->ahead, NULL, NULL, NULL) != CHASE_OK)
+        return;
+    L->n_ahead = CHASE_FORECAST_MAX_HORIZON;
+    L->ahead_t0 = chase_forecaster_last(L->forecaster) + L->hist.step_s;
+    skill_forecasts(&L->skill, L->ahead, L->n_ahead, L->ahead_t0, L->hist.step_s);
 }
 
 /* Takes in what the signal knows at now, into the history and the forecaster. */
@@ -105,8 +123,13 @@ static int update_history(loop_t *L, double now, chase_err_t *err)
                 continue;
             if ((rc = history_push(&L->hist, buf[i].t, buf[i].ci)) != CHASE_OK)
                 return chase_err_set(err, rc, "out of memory");
-            if (L->forecaster && chase_forecaster_last(L->forecaster) < buf[i].t)
-                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci);
+            skill_actual(&L->skill, buf[i].t, buf[i].ci);
+            if (L->forecaster && chase_forecaster_last(L->forecaster) < buf[i].t &&
+                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci) == CHASE_OK) {
+                L->n_ahead = 0; /* stale once a new sample is in */
+                if (L->score_ahead)
+                    predict_ahead(L);
+            }
         }
         if (n < HISTORY_CHUNK)
             return CHASE_OK;
@@ -123,21 +146,17 @@ static double last_known(const history_t *h)
     return NAN;
 }
 
-/* Forecast mean CI over [a, b) from the forecaster, falling back to the last known value. */
+/* Forecast mean CI over [a, b) from the latest prediction, falling back to the last known value. */
 static double forecast_period(loop_t *L, double a, double b)
 {
     double fallback = last_known(&L->hist);
-    if (!L->forecaster || chase_forecaster_last(L->forecaster) == INT64_MIN || L->hist.step_s <= 0)
+    if (L->n_ahead == 0 && L->forecaster && chase_forecaster_last(L->forecaster) != INT64_MIN)
+        predict_ahead(L);
+    if (L->n_ahead == 0)
         return fallback;
-    double step = (double)L->hist.step_s, first = (double)chase_forecaster_last(L->forecaster) + step;
-    int h = (int)ceil((b - first) / step);
-    if (h < 1)
-        h = 1;
-    if (h > CHASE_FORECAST_MAX_HORIZON)
-        h = CHASE_FORECAST_MAX_HORIZON;
-    double mean[CHASE_FORECAST_MAX_HORIZON];
-    if (chase_forecaster_predict(L->forecaster, h, mean, NULL, NULL, NULL) != CHASE_OK)
-        return fallback;
+    double step = (double)L->hist.step_s, first = (double)L->ahead_t0;
+    int h = (int)L->n_ahead;
+    const double *mean = L->ahead;
     double sum = 0, w = 0;
     for (int j = 0; j < h; j++) {
         double s0 = first + step * j, s1 = s0 + step;
@@ -213,6 +232,8 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     int rc = update_history(L, now, err);
     if (rc)
         return rc;
+    for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++)
+        L->ahead_rmse[j] = skill_rmse(&L->skill, j);
     chase_period_t row = {.start = a, .ci_forecast = forecast_period(L, a, b)};
     size_t keep = (size_t)(cfg->history_s / (double)(L->hist.step_s > 0 ? L->hist.step_s : 1));
     size_t from = L->hist.n > keep ? L->hist.n - keep : 0;
@@ -224,6 +245,11 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .n_past = L->hist.n - from,
         .ci_past_step_s = L->hist.step_s,
         .ci_past_t0 = L->hist.t0 + (int64_t)from * L->hist.step_s,
+        .ci_ahead = L->n_ahead ? L->ahead : NULL,
+        .n_ahead = L->n_ahead,
+        .ci_ahead_step_s = L->hist.step_s,
+        .ci_ahead_t0 = L->ahead_t0,
+        .ci_ahead_rmse = L->ahead_rmse,
         .work_done = L->job->ops->work_done(L->job->self),
         .work_total = cfg->work_total,
         .job_start = t0,
@@ -296,6 +322,8 @@ int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *
         return chase_err_set(err, CHASE_EINVAL, "chase_control_run: missing argument");
     loop_t L = {.cfg = cfg, .profile = profile, .signal = signal, .forecaster = forecaster, .policy = policy,
                 .gpu = gpu, .job = job, .ledger = ledger, .current_pl = NAN};
+    skill_init(&L.skill);
+    L.score_ahead = chase_policy_uses_ahead(policy);
     int rc, total = 0;
     if ((rc = gpu->ops->count(gpu->self, &total, err)) != CHASE_OK)
         return rc;

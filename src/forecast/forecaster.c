@@ -109,6 +109,8 @@ int chase_forecaster_observe(chase_forecaster_t *f, int64_t t, double ci)
 {
     if (f->last_t != INT64_MIN && t <= f->last_t)
         return CHASE_EINVAL;
+    if (f->last_t != INT64_MIN && (t - f->last_t) % f->step_s != 0)
+        return CHASE_EINVAL; /* off the step grid: "k steps back" would no longer mean k*step seconds */
     if (!isnan(ci) && (!isfinite(ci) || ci < 0))
         return CHASE_ERANGE;
     int rc = f->ops->observe(f->state, t, ci);

@@ -1,9 +1,16 @@
-/* The registered forecasting models (one file each under src/forecast/). */
+/* The registered forecasting models (one idea per file under src/forecast/). */
 #ifndef CHASE_FORECAST_MODELS_H
 #define CHASE_FORECAST_MODELS_H
 
 #include "chase/forecast.h"
 
 extern const chase_forecaster_ops_t chase_model_persistence;
+extern const chase_forecaster_ops_t chase_model_seasonal;
+extern const chase_forecaster_ops_t chase_model_seasonal_week;
+extern const chase_forecaster_ops_t chase_model_svr_paper;
+extern const chase_forecaster_ops_t chase_model_chase;
+
+/* Bytes of state the "chase" model holds for samples step_s apart (for the benchmark's size check). */
+size_t chase_model_chase_state_bytes(int64_t step_s);
 
 #endif

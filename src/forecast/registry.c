@@ -1,9 +1,9 @@
-/* The list of forecasting models `--forecaster NAME` can select. */
+/* The list of forecasting models `--forecaster NAME` can select: the yardsticks first, chase (the default) last. */
 #include "forecast/models.h"
 
 static const chase_forecaster_ops_t *const models[] = {
-    &chase_model_persistence,
-    0,
+    &chase_model_persistence, &chase_model_seasonal, &chase_model_seasonal_week, &chase_model_svr_paper,
+    &chase_model_chase, 0,
 };
 
 const chase_forecaster_ops_t *const *chase_forecaster_models(void) { return models; }

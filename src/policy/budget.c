@@ -1,19 +1,22 @@
 /* "budget": chase's own policy. The user states a slowdown budget; the policy minimises carbon within it.
  *
  * It solves, at every period, the same programme as the oracle (lagrange.h) over the time left, with what it can
- * know: the forecast for this period and, for the rest of the job, the distribution of the CI observed over the
- * past week (a sorted window). The price of work mu that finishes the remaining work by the deadline under that model
- * picks this period's vertex; re-solving every period corrects for the model's errors. A guard keeps the job
- * feasible: if after this period the rest could not finish by the deadline at full speed, the period runs faster.
- * Without a known job size it paces the job at the budget's throughput over a rolling day instead. */
+ * know: the forecast for this period; the forecaster's further samples, each weighted by how much of the CI's
+ * spread forecasts at that horizon have explained so far (measured by the loop); and, for the rest of the time,
+ * the distribution of the CI observed over the past two weeks (a sorted window). The price of work mu that finishes
+ * the remaining work by the deadline under that model picks this period's vertex; re-solving every period corrects
+ * for the model's errors. A guard keeps the job feasible: if after this period the rest could not finish by the
+ * deadline at full speed, the period runs faster. Without a known job size it paces the job at the budget's
+ * throughput over a rolling day instead. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase/forecast.h"
 #include "policy/lagrange.h"
 #include "policy/policies.h"
 
-#define WINDOW_S (7 * 86400.0)
+#define WINDOW_S (14 * 86400.0)
 #define PACE_HORIZON_S 86400.0
 
 typedef struct budget {
@@ -24,6 +27,9 @@ typedef struct budget {
     double *ring, *sorted;
     size_t cap, n, head;
     int64_t last_t;
+    /* This decision's forecasts beyond the current period: CI sorted ascending with cumulative seconds. */
+    double ahead_ci[CHASE_FORECAST_MAX_HORIZON], ahead_cum_s[CHASE_FORECAST_MAX_HORIZON];
+    size_t n_ahead;
 } budget_t;
 
 static void *budget_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -114,11 +120,76 @@ static double window_mean_x(const budget_t *b, double mu)
     return x;
 }
 
-/* Work by the horizon at price mu: this period at the forecast, the rest at the window's distribution. */
+/* Work done over the forecast samples at price mu. */
+static double ahead_work(const budget_t *b, double mu)
+{
+    if (!b->n_ahead)
+        return 0;
+    const chase_hull_t *h = b->lg.hull;
+    double total = b->ahead_cum_s[b->n_ahead - 1], w = h->v[h->n - 1].x * total;
+    for (size_t j = 0; j + 1 < h->n; j++) {
+        double s = b->lg.slope[j], secs = total;
+        if (s > 0) {
+            size_t k = upper_bound(b->ahead_ci, b->n_ahead, mu / s);
+            secs = k ? b->ahead_cum_s[k - 1] : 0;
+        }
+        w += (h->v[j].x - h->v[j + 1].x) * secs;
+    }
+    return w;
+}
+
+/* Variance of the CI in the window. */
+static double window_variance(const budget_t *b)
+{
+    if (b->n < 2)
+        return 0;
+    double m = 0, v = 0;
+    for (size_t i = 0; i < b->n; i++)
+        m += b->sorted[i];
+    m /= (double)b->n;
+    for (size_t i = 0; i < b->n; i++)
+        v += (b->sorted[i] - m) * (b->sorted[i] - m);
+    return v / (double)(b->n - 1);
+}
+
+/* Takes the forecasts that fall in [from, to), sorted by CI with cumulative durations weighted by the trust in
+ * their horizon; returns the trusted seconds (the rest of the time is left to the window's distribution). */
+static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from, double to)
+{
+    double secs[CHASE_FORECAST_MAX_HORIZON];
+    double var = window_variance(b);
+    b->n_ahead = 0;
+    for (size_t j = 0; j < ctx->n_ahead && j < CHASE_FORECAST_MAX_HORIZON; j++) {
+        double a = (double)ctx->ci_ahead_t0 + (double)j * (double)ctx->ci_ahead_step_s;
+        double ov = fmin(a + (double)ctx->ci_ahead_step_s, to) - fmax(a, from);
+        double c = ctx->ci_ahead[j];
+        /* Trust a horizon by the share of the CI's spread its forecasts have explained so far. */
+        double rmse = ctx->ci_ahead_rmse ? ctx->ci_ahead_rmse[j] : NAN;
+        double trust = isfinite(rmse) && var > 0 ? fmax(0, 1 - rmse * rmse / var) : 0;
+        ov *= trust;
+        if (!(ov > 0) || !isfinite(c))
+            continue;
+        size_t i = b->n_ahead++;
+        while (i > 0 && b->ahead_ci[i - 1] > c) { /* insertion sort: at most 48 values */
+            b->ahead_ci[i] = b->ahead_ci[i - 1];
+            secs[i] = secs[i - 1];
+            i--;
+        }
+        b->ahead_ci[i] = c;
+        secs[i] = ov;
+    }
+    double cum = 0;
+    for (size_t i = 0; i < b->n_ahead; i++)
+        b->ahead_cum_s[i] = cum += secs[i];
+    return cum;
+}
+
+/* Work by the horizon at price mu: this period at its forecast, then the forecast samples, then the rest of the
+ * time at the window's distribution. */
 static double plan_work(const budget_t *b, double mu, double ci_now, double now_s, double rest_s)
 {
     double x_now = ci_now > 0 ? lagrange_x(&b->lg, mu / ci_now) : b->lg.hull->v[0].x;
-    return now_s * x_now + rest_s * window_mean_x(b, mu);
+    return now_s * x_now + ahead_work(b, mu) + rest_s * window_mean_x(b, mu);
 }
 
 static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
@@ -149,6 +220,8 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
         return CHASE_OK;
     }
     double now_s = fmin(ctx->period_s, time_left), rest_s = time_left - now_s;
+    double guard_rest_s = rest_s;
+    rest_s -= ahead_load(b, ctx, ctx->t + now_s, ctx->t + time_left);
     double ci = ctx->ci_forecast;
     double x_now;
     if (b->n == 0 || isnan(ci)) {
@@ -173,7 +246,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
     }
     /* Guard: what this period leaves undone must still fit by the deadline at full speed. */
     if (hard) {
-        double x_need = (work_left - rest_s * h->v[0].x) / now_s;
+        double x_need = (work_left - guard_rest_s * h->v[0].x) / now_s;
         if (x_need > x_now)
             x_now = x_need;
     }
@@ -192,4 +265,4 @@ static void budget_destroy(void *state)
 
 const chase_policy_ops_t chase_policy_budget = {
     "budget", "chase's own: least carbon within a slowdown budget (--budget PCT), re-planned every period",
-    budget_create, budget_decide, budget_destroy};
+    budget_create, budget_decide, budget_destroy, 1};

@@ -65,6 +65,8 @@ void chase_policy_free(chase_policy_t *p)
 
 const char *chase_policy_name(const chase_policy_t *p) { return p->name; }
 
+int chase_policy_uses_ahead(const chase_policy_t *p) { return p->ops->uses_ahead; }
+
 int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
 {
     int rc = p->ops->decide(p->state, ctx, out, err);

@@ -57,7 +57,7 @@ double policy_static_limit(const chase_profile_t *p, double budget_pct)
             double w = w1 + (w2 - w1) * (t_allowed - t) / (t2 - t);
             double tw, ew;
             unit_cost(p, w, &tw, &ew);
-            if (tw <= t_allowed && ew < best_e) {
+            if (tw <= t_allowed * (1 + 1e-9) && ew < best_e) { /* on the budget, up to rounding */
                 best_e = ew;
                 best_w = w;
             }
@@ -78,4 +78,4 @@ static int static_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
 
 const chase_policy_ops_t chase_policy_static = {
     "static", "the one limit with least energy within the slowdown budget, carbon-unaware (what Zeus gives)",
-    static_create, static_decide, free};
+    static_create, static_decide, free, 0};

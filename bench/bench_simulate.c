@@ -1,0 +1,210 @@
+/* Benchmark of the policies: every policy on every trace in ../shared/data/carbon, with the A40 and V100 ResNet-50
+ * profiles, at slowdown budgets 1, 2.5, 5 and 10 %. Each trace is cut into jobs of 90 epochs (or as many as fit)
+ * starting every 30 days after a week of history; savings are summed over those jobs (carbon-weighted).
+ * Then the speed check: a year of hourly CI through all six policies.
+ *
+ *   build/bench_simulate [DATA_DIR]    (default ../shared/data)
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chase/profile.h"
+#include "chase/simulate.h"
+#include "chase/trace.h"
+
+static const double budgets[] = {1, 2.5, 5, 10};
+#define N_BUDGETS 4
+enum { P_MAX, P_STATIC, P_CHASE, P_BUDGET, P_ORACLE, P_PERFECT, N_POL };
+static const char *const pol_names[N_POL] = {"max", "static", "chase", "budget", "oracle", "budget"};
+
+typedef struct acc {
+    double carbon[N_POL], time[N_POL];
+    double max_slowdown_budget; /* worst slowdown of budget over the jobs */
+} acc_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static size_t list_traces(const char *dir, char **out, size_t cap)
+{
+    const char *sub[] = {"", "/electricitymaps-format"};
+    size_t n = 0;
+    for (int s = 0; s < 2; s++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/carbon%s", dir, sub[s]);
+        DIR *d = opendir(path);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) && n < cap) {
+            size_t len = strlen(e->d_name);
+            if (len > 4 && !strcmp(e->d_name + len - 4, ".csv")) {
+                size_t sz = strlen(path) + len + 2;
+                char *p = malloc(sz);
+                snprintf(p, sz, "%s/%s", path, e->d_name);
+                out[n++] = p;
+            }
+        }
+        closedir(d);
+    }
+    qsort(out, n, sizeof *out, cmp_str);
+    return n;
+}
+
+/* Runs all policies for one job; returns 0 when every policy finished inside the trace. */
+static int one_job(chase_sim_spec_t *s, double budget, acc_t *a)
+{
+    chase_totals_t t[N_POL];
+    s->params.budget_pct = budget;
+    for (int p = 0; p < N_POL; p++) {
+        s->forecaster = p == P_PERFECT ? "perfect" : NULL;
+        chase_err_t err;
+        if (chase_simulate_policy(s, pol_names[p], NULL, &t[p], &err) != CHASE_OK)
+            return -1;
+    }
+    for (int p = 0; p < N_POL; p++) {
+        a->carbon[p] += t[p].carbon_g;
+        a->time[p] += t[p].time_s;
+    }
+    double slow = 100 * (t[P_BUDGET].time_s / t[P_MAX].time_s - 1);
+    if (slow > a->max_slowdown_budget)
+        a->max_slowdown_budget = slow;
+    return 0;
+}
+
+static double saving(const acc_t *a, int p) { return 100 * (1 - a->carbon[p] / a->carbon[P_MAX]); }
+
+static void speed_check(const chase_profile_t *prof, const char *path)
+{
+    chase_trace_t *tr;
+    chase_err_t err;
+    if (chase_trace_read_csv(path, NULL, &tr, &err) != CHASE_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    static const char *const six[] = {"max", "fixed:250", "static", "chase", "budget", "oracle"};
+    chase_sim_spec_t s;
+    chase_sim_spec_init(&s);
+    s.trace = tr;
+    s.profile = prof;
+    s.period_s = 3600;
+    s.start = (double)tr->start + 86400;
+    s.forecaster = "persistence";
+    s.params.budget_pct = 2.5;
+    /* The longest job every policy finishes inside the year: the slowest one (chase) sets the size. */
+    double span = (double)chase_trace_end(tr) - s.start - 86400;
+    s.work = span / 1.25 * prof->pts[prof->n - 1].throughput;
+    double times[7];
+    for (int rep = 0; rep < 7; rep++) {
+        double t0 = now_s();
+        for (int p = 0; p < 6; p++) {
+            chase_totals_t t;
+            if (chase_simulate_policy(&s, six[p], NULL, &t, &err) != CHASE_OK)
+                fprintf(stderr, "%s: %s\n", six[p], err.msg);
+        }
+        times[rep] = now_s() - t0;
+    }
+    for (int i = 0; i < 7; i++)
+        for (int j = i + 1; j < 7; j++)
+            if (times[j] < times[i]) {
+                double x = times[i];
+                times[i] = times[j];
+                times[j] = x;
+            }
+    printf("\nspeed: %s, %.0f h of job at hourly periods through max, fixed:250, static, chase, budget, oracle "
+           "(persistence forecaster): median %.4f s over 7 runs (min %.4f, max %.4f)\n",
+           tr->name, s.work / prof->pts[prof->n - 1].throughput / 3600, times[3], times[0], times[6]);
+    chase_trace_free(tr);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "../shared/data";
+    char *files[64];
+    size_t n_files = list_traces(dir, files, 64);
+    if (n_files == 0) {
+        fprintf(stderr, "bench_simulate: no traces under %s/carbon (pass the shared data folder)\n", dir);
+        return 77;
+    }
+    static const char *const profiles[] = {"a40-resnet50", "v100-resnet50"};
+    printf("%-34s %-14s %6s | %7s %7s %7s %7s | %7s %9s | %7s %7s | %4s\n", "trace", "profile", "budget", "static",
+           "chase", "budget", "oracle", "gap pp", "slowdown", "perfect", "fc gap", "jobs");
+    printf("%-34s %-14s %6s | %31s | %7s %9s | %15s |\n", "", "", "%", "carbon saving % against max",
+           "oracle-", "budget %", "budget w/ perfect");
+    double worst_gap = -INFINITY, worst_over = -INFINITY, worst_vs_static = INFINITY;
+    double t_start = now_s();
+    for (size_t f = 0; f < n_files; f++) {
+        chase_trace_t *tr;
+        chase_err_t err;
+        if (chase_trace_read_csv(files[f], NULL, &tr, &err) != CHASE_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            continue;
+        }
+        for (int pi = 0; pi < 2; pi++) {
+            chase_profile_t *prof;
+            if (chase_profile_builtin(profiles[pi], &prof, &err) != CHASE_OK) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+            double x_max = prof->pts[prof->n - 1].throughput, t_slowest = 1.25; /* chase may run 25 % slower */
+            double history = 7 * 86400, trace_len = (double)(chase_trace_end(tr) - tr->start);
+            if (trace_len < history * 2)
+                history = 0;
+            double epochs = 90;
+            if (epochs / x_max * t_slowest > trace_len - history - 3600)
+                epochs = floor((trace_len - history - 3600) / t_slowest * x_max);
+            double job_s = epochs / x_max * t_slowest;
+            for (int bi = 0; bi < N_BUDGETS; bi++) {
+                acc_t a = {0};
+                int jobs = 0;
+                for (double start = (double)tr->start + history; start + job_s <= (double)chase_trace_end(tr);
+                     start += 30 * 86400) {
+                    chase_sim_spec_t s;
+                    chase_sim_spec_init(&s);
+                    s.trace = tr;
+                    s.profile = prof;
+                    s.start = start;
+                    s.work = epochs;
+                    s.period_s = tr->step_s < 1800 ? 1800 : (double)tr->step_s;
+                    if (one_job(&s, budgets[bi], &a) == 0)
+                        jobs++;
+                }
+                if (!jobs)
+                    continue;
+                double gap = saving(&a, P_ORACLE) - saving(&a, P_BUDGET);
+                printf("%-34s %-14s %6.1f | %7.2f %7.2f %7.2f %7.2f | %7.2f %9.2f | %7.2f %7.2f | %4d\n", tr->name,
+                       profiles[pi], budgets[bi], saving(&a, P_STATIC), saving(&a, P_CHASE), saving(&a, P_BUDGET),
+                       saving(&a, P_ORACLE), gap, a.max_slowdown_budget, saving(&a, P_PERFECT),
+                       saving(&a, P_PERFECT) - saving(&a, P_BUDGET), jobs);
+                worst_gap = fmax(worst_gap, gap);
+                worst_over = fmax(worst_over, a.max_slowdown_budget - budgets[bi]);
+                worst_vs_static = fmin(worst_vs_static, saving(&a, P_BUDGET) - saving(&a, P_STATIC));
+            }
+            chase_profile_free(prof);
+        }
+        chase_trace_free(tr);
+    }
+    printf("\nworst oracle-budget gap %.3f pp (target <= 0.3); worst budget-static margin %.3f pp (target >= 0); "
+           "worst slowdown over budget %.3f pp (target <= 0.3); %.1f s\n",
+           worst_gap, worst_vs_static, worst_over, now_s() - t_start);
+    chase_profile_t *a40;
+    chase_err_t err;
+    chase_profile_builtin("a40-resnet50", &a40, &err);
+    char year[1024];
+    snprintf(year, sizeof year, "%s/carbon/eia-CISO-2022.csv", dir);
+    speed_check(a40, year);
+    chase_profile_free(a40);
+    for (size_t f = 0; f < n_files; f++)
+        free(files[f]);
+    return 0;
+}

@@ -1,0 +1,30 @@
+"""Hugging Face Trainer callback: ``Trainer(..., callbacks=[chase.hf.ChaseCallback()])``.
+
+Importable without transformers installed (the class then derives from object); with transformers it is a real
+``TrainerCallback``.
+"""
+
+import chase
+
+try:
+    from transformers import TrainerCallback as _Base
+except Exception:
+    _Base = object
+
+__all__ = ["ChaseCallback"]
+
+
+class ChaseCallback(_Base):
+    """Reports each optimizer step to chase. Samples per step are taken from the training arguments
+    (per-device batch size x gradient accumulation steps) since the Trainer does not hand the batch to callbacks."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        samples = None
+        try:
+            samples = int(args.per_device_train_batch_size) * int(args.gradient_accumulation_steps)
+        except Exception:
+            pass
+        chase.step(samples)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        chase.flush()
