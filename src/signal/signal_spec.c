@@ -222,8 +222,8 @@ static int open_one(const char *name, const char *args, const chase_signal_open_
     char avail[256] = "";
     for (const chase_provider_t *p = providers; p->name; p++)
         snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
-    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.40s' is not available in this build (available: %s)", name,
-                         avail);
+    /* Every provider chase has is in the table, so a name not there is a typo: bad input. */
+    return chase_err_set(err, CHASE_EINVAL, "unknown signal provider '%.40s' (available: %s)", name, avail);
 }
 
 int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
