@@ -84,7 +84,7 @@ static int one_job(chase_sim_spec_t *s, double budget, acc_t *a)
 
 static double saving(const acc_t *a, int p) { return 100 * (1 - a->carbon[p] / a->carbon[P_MAX]); }
 
-static void speed_check(const chase_profile_t *prof, const char *path)
+static void speed_check(const chase_profile_t *prof, const char *path, const char *forecaster)
 {
     chase_trace_t *tr;
     chase_err_t err;
@@ -99,7 +99,7 @@ static void speed_check(const chase_profile_t *prof, const char *path)
     s.profile = prof;
     s.period_s = 3600;
     s.start = (double)tr->start + 86400;
-    s.forecaster = "persistence";
+    s.forecaster = forecaster;
     s.params.budget_pct = 2.5;
     /* The longest job every policy finishes inside the year: the slowest one (chase) sets the size. */
     double span = (double)chase_trace_end(tr) - s.start - 86400;
@@ -122,8 +122,8 @@ static void speed_check(const chase_profile_t *prof, const char *path)
                 times[j] = x;
             }
     printf("\nspeed: %s, %.0f h of job at hourly periods through max, fixed:250, static, chase, budget, oracle "
-           "(persistence forecaster): median %.4f s over 7 runs (min %.4f, max %.4f)\n",
-           tr->name, s.work / prof->pts[prof->n - 1].throughput / 3600, times[3], times[0], times[6]);
+           "(%s forecaster): median %.4f s over 7 runs (min %.4f, max %.4f)\n",
+           tr->name, s.work / prof->pts[prof->n - 1].throughput / 3600, forecaster, times[3], times[0], times[6]);
     chase_trace_free(tr);
 }
 
@@ -202,7 +202,8 @@ int main(int argc, char **argv)
     chase_profile_builtin("a40-resnet50", &a40, &err);
     char year[1024];
     snprintf(year, sizeof year, "%s/carbon/eia-CISO-2022.csv", dir);
-    speed_check(a40, year);
+    speed_check(a40, year, "persistence");
+    speed_check(a40, year, "chase");
     chase_profile_free(a40);
     for (size_t f = 0; f < n_files; f++)
         free(files[f]);

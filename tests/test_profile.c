@@ -131,9 +131,9 @@ static void test_zeus_unknown_workload(void)
 
 static void test_zeus_workload_syntax(void)
 {
-    static const char *bad[] = {"imagenet/resnet50/256",        "imagenet/resnet50/256/adadelta/x",
-                                "imagenet//256/adadelta",       "/resnet50/256/adadelta",
-                                "imagenet/resnet50/256/",       "imagenet/resnet50/abc/adadelta",
+    static const char *bad[] = {"imagenet/resnet50/256",         "imagenet/resnet50/256/adadelta/x",
+                                "imagenet//256/adadelta",        "/resnet50/256/adadelta",
+                                "imagenet/resnet50/256/",        "imagenet/resnet50/abc/adadelta",
                                 "imagenet/resnet50/-5/adadelta", ""};
     char path[512];
     tmp_path("zeus-summary_power_t1.csv", path, sizeof path);
@@ -599,7 +599,7 @@ static void test_json_round_trip(void)
             continue;
         size_t entries = count_dir_entries();
         CHECK(chase_profile_write_json(p, path, &err) == CHASE_OK); /* also overwrites the previous one */
-        CHECK(count_dir_entries() == entries + (i == 0)); /* no temporary file left behind */
+        CHECK(count_dir_entries() == entries + (i == 0));           /* no temporary file left behind */
         CHECK(chase_profile_read_json(path, &q, &err) == CHASE_OK);
         if (q) {
             CHECK_STR(q->name, p->name);
@@ -674,8 +674,8 @@ static void test_json_errors(void)
         {"{\"name\":\"\",\"unit\":\"epoch\",\"points\":[]}", "\"name\" must not be empty", ""},
         {"[1, 2]", "must be a JSON object", ""},
         {"power_limit_w,throughput,power_w\n100,1,90\n", "test.json:1:", "not valid JSON"},
-        {"{\n\"name\": \"x\",\n\"unit\": \"epoch\",\n\"points\": [ {\"power_limit_w\": 100,, } ]\n}", "test.json:4:",
-         "not valid JSON"},
+        {"{\n\"name\": \"x\",\n\"unit\": \"epoch\",\n\"points\": [ {\"power_limit_w\": 100,, } ]\n}",
+         "test.json:4:", "not valid JSON"},
         {"{\"name\":\"x\",\"unit\":\"epoch\",\"points\":[{\"power_limit_w\":100,\"throughput\":1,\"power_w\":9}]}\n}",
          "test.json:2:", "after the JSON value"},
     };

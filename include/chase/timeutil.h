@@ -21,6 +21,12 @@ char *chase_time_format(int64_t t, char *buf, size_t size);
 /* Parses a duration: a number with an optional suffix s, m, h or d ("30m", "1.5h", "90"); plain numbers are seconds. */
 int chase_duration_parse(const char *text, double *out_s, chase_err_t *err);
 
+/* Calendar date (proleptic Gregorian) of day number `days` since 1970-01-01. */
+void chase_date_from_days(int64_t days, int *year, int *month, int *day);
+
+/* Number of days in month (1..12) of year. */
+int chase_days_in_month(int year, int month);
+
 /* Seconds of the UTC day (0..86399) and day of week (0 = Monday) of t. */
 int chase_time_second_of_day(int64_t t);
 int chase_time_weekday(int64_t t);

@@ -16,22 +16,22 @@ extern "C" {
  * filled[i] is 1 where the value was filled rather than read. */
 typedef struct chase_trace {
     char name[128];
-    int64_t start;        /* UTC seconds of sample 0 */
-    int64_t step_s;       /* 300 .. 3600 */
-    size_t n;             /* number of samples */
-    double *ci;           /* n values, g/kWh */
+    int64_t start;         /* UTC seconds of sample 0 */
+    int64_t step_s;        /* 300 .. 3600 */
+    size_t n;              /* number of samples */
+    double *ci;            /* n values, g/kWh */
     unsigned char *filled; /* n flags, may be NULL when nothing was filled */
-    size_t n_filled;      /* number of filled samples */
-    size_t trimmed_head;  /* samples without a value dropped before the first value (chase_trace_read_csv) */
-    size_t trimmed_tail;  /* samples without a value dropped after the last value */
-    char column[128];     /* the CSV column that was read ("" for traces not read from a file) */
+    size_t n_filled;       /* number of filled samples */
+    size_t trimmed_head;   /* samples without a value dropped before the first value (chase_trace_read_csv) */
+    size_t trimmed_tail;   /* samples without a value dropped after the last value */
+    char column[128];      /* the CSV column that was read ("" for traces not read from a file) */
 } chase_trace_t;
 
 /* How gaps are handled and which column is read (all zero: the defaults). */
 typedef struct chase_trace_read_opts {
-    const char *column;  /* NULL: "ci", else "actual", else the Electricity Maps CI column */
-    int lca;             /* Electricity Maps export: 1 reads "(LCA)", 0 (default) reads "(direct)" */
-    int64_t max_gap_s;   /* longest gap that is filled; 0 means the default (24 h); longer is an error */
+    const char *column; /* NULL: "ci", else "actual", else the Electricity Maps CI column */
+    int lca;            /* Electricity Maps export: 1 reads "(LCA)", 0 (default) reads "(direct)" */
+    int64_t max_gap_s;  /* longest gap that is filled; 0 means the default (24 h); longer is an error */
 } chase_trace_read_opts_t;
 
 #define CHASE_TRACE_DEFAULT_MAX_GAP_S 86400 /* longest gap filled by default */
@@ -46,8 +46,7 @@ chase_trace_t *chase_trace_new(const char *name, int64_t start, int64_t step_s, 
 void chase_trace_free(chase_trace_t *t);
 
 /* Reads a CSV file (time,ci / named column / Electricity Maps export); errors name file and line (CHASE_EFORMAT). */
-int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out,
-                         chase_err_t *err);
+int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out, chase_err_t *err);
 
 /* Same as chase_trace_read_csv on text held in memory; name is used in messages and as the trace name. */
 int chase_trace_parse_csv(const char *text, size_t len, const char *name, const chase_trace_read_opts_t *opts,

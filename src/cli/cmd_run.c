@@ -51,6 +51,8 @@ static void usage(FILE *out)
             "                         a trace N times faster than real time; static:VALUE is a constant g/kWh\n"
             "  --policy NAME          max | fixed:W | static | chase | budget (default budget)\n"
             "  --budget PCT           slowdown budget against the top limit, percent (default 2.5)\n"
+            "  --total-steps N        the job's size in steps, if known: policy budget then plans for the deadline\n"
+            "                         (1 + budget) x the time at the top limit; unknown, it paces the job instead\n"
             "  --eta X                weight of carbon against time for policy chase, 0..1 (default 0.5)\n"
             "  --period DURATION      control period in real time: 30s, 30m, 1h (default 30m)\n"
             "  --forecaster NAME      CI forecaster (default: chase when built, else persistence)\n"
@@ -84,6 +86,7 @@ typedef struct opts {
     const char *signal_spec, *policy, *forecaster, *profile_file, *report, *gpus_text;
     double budget_pct, eta, period_s, pl_step_w, progress_timeout_s;
     int warmup_steps, profile_steps, dry_run, quiet;
+    double total_steps; /* NAN: unknown */
     int gpus[MAX_GPUS], n_gpus;
     char **command;
 } opts_t;
@@ -155,6 +158,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->warmup_steps = 10;
     o->profile_steps = 20;
     o->progress_timeout_s = 300;
+    o->total_steps = NAN;
     int i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -193,7 +197,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         static const char *const with_value[] = {
             "--signal",        "--policy",       "--budget",  "--eta",    "--period",           "--forecaster",
             "--gpus",          "--profile-file", "--report",  "--pl-step", "--warmup-steps",    "--profile-steps",
-            "--progress-timeout", NULL};
+            "--progress-timeout", "--total-steps", NULL};
         int known = 0;
         for (int k = 0; with_value[k]; k++)
             known |= !strcmp(name, with_value[k]);
@@ -203,7 +207,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         if (eq)
             val = eq + 1;
-        else if (i + 1 < argc)
+        else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0)
             val = argv[++i];
         if (!val || !*val) {
             fprintf(stderr, "chase: %s needs a value\n", name);
@@ -234,6 +238,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             bad = parse_duration(name, val, 0, &o->progress_timeout_s);
         else if (!strcmp(name, "--warmup-steps"))
             bad = parse_int(name, val, 0, 1000000, &o->warmup_steps);
+        else if (!strcmp(name, "--total-steps"))
+            bad = cli_parse_double(name, val, 1, 1e15, &o->total_steps);
         else if (!strcmp(name, "--profile-steps"))
             bad = parse_int(name, val, 1, 1000000, &o->profile_steps);
         if (bad)
@@ -423,6 +429,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
     cJSON_AddStringToObject(root, "policy_requested", R->o.policy);
     add_num(root, "period_s", R->o.period_s);
     add_num(root, "budget_pct", R->o.budget_pct);
+    add_num(root, "total_steps", R->o.total_steps);
     cJSON_AddBoolToObject(root, "dry_run", R->o.dry_run);
     cJSON_AddStringToObject(root, "profile_source", R->mode ? R->mode : "none");
     cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
@@ -522,9 +529,37 @@ static void summary(run_t *R, const chase_progress_stats_t *ps)
         fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps->malformed);
 }
 
+/* The job as the profiler and the control loop see it: the live job, except that an interruption (SIGINT,
+ * SIGTERM, SIGHUP, already forwarded to the child) ends it like the child's exit would. So the period under way is
+ * closed and accounted like any other (its energy was spent) before the limits are restored. */
+static double stop_now(void *self)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    return j->ops->now(j->self);
+}
+
+static int stop_run_until(void *self, double t_end, int *finished, chase_err_t *err)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    int rc = j->ops->run_until(j->self, t_end, finished, err);
+    if (rc == CHASE_ESTATE && chase_live_job_interrupted(self)) {
+        *finished = 1;
+        return CHASE_OK;
+    }
+    return rc;
+}
+
+static double stop_work_done(void *self)
+{
+    chase_job_t *j = chase_live_job_job(self);
+    return j->ops->work_done(j->self);
+}
+
+static const chase_job_ops_t stop_job_ops = {stop_now, stop_run_until, stop_work_done};
+
 /* Profiles online, or explains why not and falls back. Returns CHASE_OK to go on with R->profile set, or the
  * error that ends the control (interruption, GPU failure); *finished when the job ended while profiling. */
-static int profile_online(run_t *R, int *finished, chase_err_t *err)
+static int profile_online(run_t *R, chase_job_t *job, int *finished, chase_err_t *err)
 {
     chase_profiling_opts_t po;
     chase_profiling_opts_init(&po);
@@ -541,7 +576,7 @@ static int profile_online(run_t *R, int *finished, chase_err_t *err)
                         "to %.0f W in %.0f W steps\n",
                 R->o.warmup_steps, R->o.profile_steps, R->range_hi, R->range_lo, R->o.pl_step_w);
     size_t before = R->ledger.n;
-    int rc = chase_profiling_run(&po, R->gpu, chase_live_job_job(R->lj), &R->profile, finished, err);
+    int rc = chase_profiling_run(&po, R->gpu, job, &R->profile, finished, err);
     R->n_profile_rows = R->ledger.n;
     if (!R->o.quiet)
         for (size_t i = before; i < R->ledger.n; i++)
@@ -618,7 +653,7 @@ int chase_cmd_run(int argc, char **argv)
     chase_signal_open_opts_t so = {NULL, wall_now()};
     if ((rc = chase_signal_open(R->o.signal_spec, &so, &R->signal, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": --signal %s: %s\n", R->o.signal_spec, err.msg);
-        status = chase_exit_status(rc);
+        status = rc == CHASE_ENOTSUP ? 2 : chase_exit_status(rc); /* a provider this build lacks: bad input too */
         goto out;
     }
     if ((rc = open_forecaster(R, &err)) != CHASE_OK) {
@@ -660,9 +695,10 @@ int chase_cmd_run(int argc, char **argv)
     }
     spawned = 1;
 
+    chase_job_t job = {&stop_job_ops, R->lj};
     rc = CHASE_OK;
     if (!R->profile && needs)
-        rc = profile_online(R, &finished, &err);
+        rc = profile_online(R, &job, &finished, &err);
     if (rc == CHASE_OK && !R->profile) {
         R->profile = range_profile(R);
         if (!R->mode)
@@ -675,6 +711,11 @@ int chase_cmd_run(int argc, char **argv)
         chase_control_config_init(&cfg);
         cfg.period_s = R->o.period_s;
         cfg.budget_pct = R->o.budget_pct;
+        if (!strcmp(R->profile->unit, "step"))
+            cfg.work_total = R->o.total_steps;
+        else if (isfinite(R->o.total_steps))
+            fprintf(stderr, PROG ": warning: --total-steps ignored: the profile counts work in %s, not steps\n",
+                    R->profile->unit);
         cfg.dry_run = R->o.dry_run;
         cfg.gpus = R->gpu_idx;
         cfg.n_gpus = R->n_gpus;
@@ -682,19 +723,18 @@ int chase_cmd_run(int argc, char **argv)
         cfg.on_period_arg = R;
         cfg.on_warning = on_warning;
         cfg.on_warning_arg = R;
-        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu,
-                               chase_live_job_job(R->lj), &R->ledger, &err);
+        rc = chase_control_run(&cfg, R->profile, R->signal, R->forecaster, R->policy, R->gpu, &job, &R->ledger,
+                               &err);
     }
     int interrupted = chase_live_job_interrupted(R->lj);
+    if (interrupted)
+        fprintf(stderr, PROG ": interrupted by %s (forwarded to the command): power limits restored; waiting for the "
+                        "command to exit\n",
+                interrupted == SIGINT ? "SIGINT" : interrupted == SIGTERM ? "SIGTERM" : "SIGHUP");
     if (rc != CHASE_OK) {
-        if (interrupted)
-            fprintf(stderr, PROG ": %s: power limits restored; waiting for the command to exit\n", err.msg);
-        else {
-            snprintf(R->error, sizeof R->error, "%s", err.msg[0] ? err.msg : chase_strerror(rc));
-            fprintf(stderr, PROG ": control stopped: %s; power limits restored; the command goes on without "
-                            "control\n",
-                    R->error);
-        }
+        snprintf(R->error, sizeof R->error, "%s", err.msg[0] ? err.msg : chase_strerror(rc));
+        fprintf(stderr, PROG ": control stopped: %s; power limits restored; the command goes on without control\n",
+                R->error);
     }
     chase_err_t werr;
     if (chase_live_job_wait(R->lj, &R->exit_status, &werr) != CHASE_OK)

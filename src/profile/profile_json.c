@@ -99,8 +99,8 @@ static int from_json(const cJSON *root, const char *where, chase_profile_t **out
         /* Validation below sorts and would lose the indices; name both offending points while we still can. */
         for (size_t j = 0; j < i; j++)
             if (p->pts[j].pl_w == q->pl_w) {
-                rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] and points[%zu] both measure %g W", where, j,
-                                   i, q->pl_w);
+                rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] and points[%zu] both measure %g W", where, j, i,
+                                   q->pl_w);
                 goto fail;
             }
         i++;

@@ -11,7 +11,7 @@
 
 enum { COL_DATASET, COL_NETWORK, COL_BATCH, COL_OPTIMIZER, COL_PL, COL_TIME, COL_POWER, NCOLS };
 static const char *const col_names[NCOLS] = {"dataset",     "network",        "batch_size",   "optimizer",
-                                              "power_limit", "time_per_epoch", "average_power"};
+                                             "power_limit", "time_per_epoch", "average_power"};
 
 #define MAX_FIELDS 32
 #define MAX_SUGGEST 6
@@ -204,8 +204,8 @@ static int row(reader_t *r, char *line, size_t lineno, chase_err_t *err)
         return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: time_per_epoch '%s' is not a positive number", r->path,
                              lineno, f[r->col[COL_TIME]]);
     if (parse_positive(f[r->col[COL_POWER]], &pw))
-        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: average_power '%s' is not a positive number", r->path,
-                             lineno, f[r->col[COL_POWER]]);
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: average_power '%s' is not a positive number", r->path, lineno,
+                             f[r->col[COL_POWER]]);
     if (batch != r->want.batch || strcasecmp(ds, r->want.dataset) || strcasecmp(net, r->want.network) ||
         strcasecmp(opt, r->want.optimizer)) {
         note_other(r, ds, net, bs, opt);

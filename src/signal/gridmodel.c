@@ -5,6 +5,7 @@
  * window asked for (a month cut from a generated year equals the month generated on its own, to ~1e-6 g/kWh),
  * and no state is kept between calls. */
 #include "chase/gridmodel.h"
+#include "chase/timeutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,28 +70,6 @@ static void normal_pair(uint64_t key, int64_t hour, unsigned pair, double *n0, d
     *n1 = r * sin(2.0 * M_PI * u2);
 }
 
-/* Month (1..12), day (1..31) and year of a day count since 1970-01-01 (Hinnant's civil_from_days). */
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -103,9 +82,9 @@ static void knot_weights(int64_t hour, int *hod, int *k0, int *k1, double *f)
 {
     int64_t day = floor_div(hour, 24);
     int y, m, d;
-    civil_from_days(day, &y, &m, &d);
+    chase_date_from_days(day, &y, &m, &d);
     *hod = (int)(hour - day * 24);
-    double pos = (m - 1) + (((d - 1) * 24 + *hod) + 0.5) / (days_in_month(y, m) * 24.0) - 0.5;
+    double pos = (m - 1) + (((d - 1) * 24 + *hod) + 0.5) / (chase_days_in_month(y, m) * 24.0) - 0.5;
     double base = floor(pos);
     *f = pos - base;
     *k0 = ((int)base + 12) % 12;

@@ -48,7 +48,6 @@ int chase_signal_actual(chase_signal_t *s, double t0, double t1, double *mean_ci
     if (!s || !s->ops || !mean_ci)
         return chase_err_set(err, CHASE_EINVAL, "signal actual: missing signal or output");
     if (!isfinite(t0) || !isfinite(t1) || !(t1 > t0))
-        return chase_err_set(err, CHASE_EINVAL, "signal '%s': actual CI needs an interval with t1 > t0",
-                             s->ops->name);
+        return chase_err_set(err, CHASE_EINVAL, "signal '%s': actual CI needs an interval with t1 > t0", s->ops->name);
     return s->ops->actual(s->self, t0, t1, mean_ci, err);
 }

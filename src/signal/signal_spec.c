@@ -10,8 +10,8 @@
 #include "chase/timeutil.h"
 #include "signal/spec.h"
 
-int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value,
-                    size_t value_size, chase_err_t *err)
+int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value, size_t value_size,
+                    chase_err_t *err)
 {
     const char *s = *p;
     while (*s == ',' || *s == ' ')
@@ -36,11 +36,16 @@ int chase_spec_next(const char **p, const char *provider, char *key, size_t key_
         return chase_err_set(err, CHASE_EINVAL, "%s: key '%.*s' is too long", provider, (int)kl, s);
     memcpy(key, s, kl);
     key[kl] = '\0';
+    const char *v = eq + 1;
+    while (vl && *v == ' ')
+        v++, vl--;
+    while (vl && v[vl - 1] == ' ')
+        vl--;
     if (!vl)
         return chase_err_set(err, CHASE_EINVAL, "%s: key '%s' has an empty value", provider, key);
     if (vl >= value_size)
         return chase_err_set(err, CHASE_EINVAL, "%s: the value of '%s' is too long", provider, key);
-    memcpy(value, eq + 1, vl);
+    memcpy(value, v, vl);
     value[vl] = '\0';
     *p = end;
     return 1;
@@ -73,8 +78,7 @@ static int parse_bool(const char *provider, const char *key, const char *text, i
     return CHASE_OK;
 }
 
-static int parse_duration_key(const char *provider, const char *key, const char *text, double *out,
-                              chase_err_t *err)
+static int parse_duration_key(const char *provider, const char *key, const char *text, double *out, chase_err_t *err)
 {
     if (chase_duration_parse(text, out, NULL))
         return chase_err_set(err, CHASE_EINVAL, "%s: %s='%s' is not a duration (e.g. 30m, 6h, 2d)", provider, key,
@@ -85,11 +89,10 @@ static int parse_duration_key(const char *provider, const char *key, const char 
 #define WEEK_S (7 * 86400)
 
 /* trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION] */
-static int open_trace(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                      chase_err_t *err)
+static int open_trace(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     static const char known[] = "start, speed, column, lca, max_gap";
-    char path[4096], key[32], value[256], column[256] = "";
+    char path[4096], key[32], value[256], column[256] = "", start_text[64] = "", speed_text[64] = "1";
     const char *comma = strchr(args, ',');
     size_t pl = comma ? (size_t)(comma - args) : strlen(args);
     if (!pl)
@@ -109,11 +112,13 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
                 return chase_err_set(err, CHASE_EINVAL,
                                      "trace: start='%s' is not a UTC time (e.g. 2022-03-01T00:00:00Z)", value);
             has_start = 1;
+            snprintf(start_text, sizeof start_text, "%.60s", value);
         } else if (!strcmp(key, "speed")) {
             if ((rc = parse_number("trace", key, value, &speed, err)))
                 return rc;
             if (!(speed > 0))
                 return chase_err_set(err, CHASE_EINVAL, "trace: speed=%s must be greater than 0", value);
+            snprintf(speed_text, sizeof speed_text, "%.60s", value);
         } else if (!strcmp(key, "column")) {
             snprintf(column, sizeof column, "%s", value);
             ro.column = column;
@@ -136,24 +141,34 @@ static int open_trace(const char *args, const chase_signal_open_opts_t *opts, ch
     chase_trace_t *t;
     if ((rc = chase_trace_read_csv(path, &ro, &t, err)))
         return rc;
+    /* Checked here rather than left to the replay, so the messages quote the spec's own keys. */
+    double step = (double)t->step_s / speed;
+    if (step < 1 || fabs(step - round(step)) > 1e-9) {
+        chase_err_set(err, CHASE_EINVAL,
+                      "trace: speed=%s turns the trace's %lld s step into %g s; choose a speed that gives whole "
+                      "seconds (e.g. 1, 2, 60)",
+                      speed_text, (long long)t->step_s, step);
+        chase_trace_free(t);
+        return CHASE_EINVAL;
+    }
+    if (has_start && (start < t->start || start >= chase_trace_end(t))) {
+        char a[32], b[32];
+        chase_err_set(err, CHASE_EINVAL, "trace: start=%s is outside %s, which covers %s to %s", start_text, path,
+                      chase_time_format(t->start, a, sizeof a), chase_time_format(chase_trace_end(t), b, sizeof b));
+        chase_trace_free(t);
+        return CHASE_EINVAL;
+    }
     /* By default the replay begins a week into the trace, so forecasters have a week of history behind it. */
     chase_replay_t map = {t->start, opts ? (int64_t)floor(opts->now) : 0, speed};
     if (has_start)
         map.start = start;
     else if (chase_trace_end(t) - t->start >= WEEK_S + 86400)
         map.start = t->start + WEEK_S;
-    rc = chase_signal_trace_replay(t, &map, 1, out, err);
-    if (rc && err) { /* name the spec key in replay errors */
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        chase_err_set(err, rc, "trace: %s (keys start=, speed=)", msg);
-    }
-    return rc;
+    return chase_signal_trace_replay(t, &map, 1, out, err);
 }
 
 /* static:VALUE[,step=DURATION] */
-static int open_static(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                       chase_err_t *err)
+static int open_static(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     (void)opts;
     char num[64], key[32], value[64];
@@ -166,8 +181,7 @@ static int open_static(const char *args, const chase_signal_open_opts_t *opts, c
     double v, step = 1800;
     int rc;
     if (parse_number("static", "value", num, &v, NULL) || v < 0)
-        return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)",
-                             num);
+        return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)", num);
     const char *p = args + nl;
     while ((rc = chase_spec_next(&p, "static", key, sizeof key, value, sizeof value, err)) == 1) {
         if (strcmp(key, "step"))
@@ -210,7 +224,10 @@ static const chase_provider_t providers[] = {
     {NULL, NULL, NULL},
 };
 
-const chase_provider_t *chase_signal_providers(void) { return providers; }
+const chase_provider_t *chase_signal_providers(void)
+{
+    return providers;
+}
 
 /* One source of a chain, by its table row. */
 static int open_one(const char *name, const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
@@ -219,11 +236,17 @@ static int open_one(const char *name, const char *args, const chase_signal_open_
     for (const chase_provider_t *p = providers; p->name; p++)
         if (!strcmp(p->name, name))
             return p->open(args ? args : "", opts, out, err);
+    if (!*name)
+        return chase_err_set(err, CHASE_EINVAL, "signal spec names no provider; write NAME:ARGS, e.g. static:400");
     char avail[256] = "";
     for (const chase_provider_t *p = providers; p->name; p++)
         snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
-    /* Every provider chase has is in the table, so a name not there is a typo: bad input. */
-    return chase_err_set(err, CHASE_EINVAL, "unknown signal provider '%.40s' (available: %s)", name, avail);
+    /* A bare file name is the likeliest slip: say how to write it. */
+    const char *dot = strrchr(name, '.');
+    int looks_like_file = strchr(name, '/') || (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")));
+    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.40s' is not available in this build (available: %s)%s%.40s",
+                         name, avail, looks_like_file ? "; for a trace file write trace:" : "",
+                         looks_like_file ? name : "");
 }
 
 int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,

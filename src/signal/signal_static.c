@@ -11,7 +11,10 @@ typedef struct static_signal {
 } static_signal_t;
 
 /* floor(a / b) for b > 0, also for negative a. */
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 static int static_history(void *self, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
                           chase_err_t *err)
@@ -20,13 +23,14 @@ static int static_history(void *self, double now, int64_t since, chase_sample_t 
     static_signal_t *s = self;
     /* Samples i with (i + 1) * step <= now have ended; the first reported one starts at or after since. */
     int64_t end = (int64_t)floor(now / (double)s->step_s); /* one past the last ended sample */
-    int64_t first = floor_div(since, s->step_s);
-    if (first * s->step_s < since)
-        first++;
-    if (first > end)
-        first = end;
-    if ((uint64_t)(end - first) > cap)
-        first = end - (int64_t)cap;
+    int64_t first = end - (cap > (size_t)INT32_MAX ? INT32_MAX : (int64_t)cap);
+    if (since > first * s->step_s) { /* only now is since known to be a sane number (not INT64_MIN) */
+        first = floor_div(since, s->step_s);
+        if (first * s->step_s < since)
+            first++;
+        if (first > end)
+            first = end;
+    }
     for (int64_t i = first; i < end; i++)
         out[i - first] = (chase_sample_t){i * s->step_s, s->step_s, s->value, 0};
     *n = (size_t)(end - first);
@@ -42,7 +46,10 @@ static int static_actual(void *self, double t0, double t1, double *mean_ci, chas
     return CHASE_OK;
 }
 
-static void static_destroy(void *self) { free(self); }
+static void static_destroy(void *self)
+{
+    free(self);
+}
 
 static const chase_signal_ops_t static_ops = {"static", static_history, NULL, static_actual, static_destroy};
 

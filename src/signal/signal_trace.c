@@ -46,10 +46,10 @@ static int trace_actual(void *self, double t0, double t1, double *mean_ci, chase
     double sum = chase_trace_integral(t, t0, t1);
     if (isnan(sum)) {
         char a[32], b[32], c[32], d[32];
-        return chase_err_set(err, CHASE_ENODATA, "trace '%s' has no CI for [%s, %s): it covers %s to %s", t->name,
-                             chase_time_format((int64_t)floor(t0), a, sizeof a),
-                             chase_time_format((int64_t)ceil(t1), b, sizeof b), chase_time_format(t->start, c, sizeof c),
-                             chase_time_format(chase_trace_end(t), d, sizeof d));
+        return chase_err_set(
+            err, CHASE_ENODATA, "trace '%s' has no CI for [%s, %s): it covers %s to %s", t->name,
+            chase_time_format((int64_t)floor(t0), a, sizeof a), chase_time_format((int64_t)ceil(t1), b, sizeof b),
+            chase_time_format(t->start, c, sizeof c), chase_time_format(chase_trace_end(t), d, sizeof d));
     }
     *mean_ci = sum / (t1 - t0);
     return CHASE_OK;
@@ -98,8 +98,7 @@ int chase_signal_trace_replay(chase_trace_t *trace, const chase_replay_t *map, i
         }
         if (map->start < trace->start || map->start >= chase_trace_end(trace)) {
             rc = chase_err_set(err, CHASE_EINVAL, "trace replay: start %s is outside the trace (%s to %s)",
-                               chase_time_format(map->start, a, sizeof a),
-                               chase_time_format(trace->start, b, sizeof b),
+                               chase_time_format(map->start, a, sizeof a), chase_time_format(trace->start, b, sizeof b),
                                chase_time_format(chase_trace_end(trace), c, sizeof c));
             goto fail;
         }

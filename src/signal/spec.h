@@ -22,9 +22,10 @@ const chase_provider_t *chase_signal_providers(void);
 
 /* Reads the next "key=value" of a comma-separated list at *p into key and value and advances *p.
  * Returns 1 when a pair was read, 0 at the end of the list, or CHASE_EINVAL (naming provider and the item) for an
- * item without '=', an empty key or value, or one too long for the buffers. */
-int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value,
-                    size_t value_size, chase_err_t *err);
+ * item without '=', an empty key or value, or one too long for the buffers. Blanks around keys and values are
+ * dropped. */
+int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value, size_t value_size,
+                    chase_err_t *err);
 
 /* The error for a key the provider does not know; known is the list to show, e.g. "start, speed, column". */
 int chase_spec_unknown_key(const char *provider, const char *key, const char *known, chase_err_t *err);

@@ -35,7 +35,10 @@ void chase_trace_free(chase_trace_t *t)
     free(t);
 }
 
-int64_t chase_trace_end(const chase_trace_t *t) { return t->start + (int64_t)t->n * t->step_s; }
+int64_t chase_trace_end(const chase_trace_t *t)
+{
+    return t->start + (int64_t)t->n * t->step_s;
+}
 
 long chase_trace_index(const chase_trace_t *t, int64_t s)
 {

@@ -13,7 +13,8 @@
 #include "chase/timeutil.h"
 #include "chase/trace.h"
 
-#define FIELD_MAX 256 /* longest time, value or header name we look at; longer fields are skipped or rejected */
+#define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
+#define FIELD_MAX 256        /* longest time, value or header name we look at; longer fields are skipped or rejected */
 
 /* A field as it lies in the text; quoted fields still hold their doubled quotes. */
 typedef struct span {
@@ -49,8 +50,8 @@ static int next_field(cursor_t *c, span_t *f, int *eor, chase_err_t *err)
         f->p = ++q;
         for (;;) {
             if (q >= end)
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a quoted field is never closed (missing \")",
-                                     c->name, first);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a quoted field is never closed (missing \")", c->name,
+                                     first);
             if (*q == '"') {
                 if (q + 1 < end && q[1] == '"') {
                     q += 2;
@@ -206,8 +207,8 @@ static int read_header(cursor_t *c, header_t *h, chase_err_t *err)
                 cap *= 2;
             }
             if (span_copy(&f, h->names[h->n], FIELD_MAX))
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: header field %zu is longer than %d bytes",
-                                     c->name, h->line, h->n + 1, FIELD_MAX - 1);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: header field %zu is longer than %d bytes", c->name,
+                                     h->line, h->n + 1, FIELD_MAX - 1);
             h->n++;
         }
         if (h->n > 1 || h->names[0][0])
@@ -233,8 +234,8 @@ static int choose_columns(const header_t *h, const chase_trace_read_opts_t *o, c
         int64_t t;
         if (chase_time_parse(h->names[0], &t, NULL) == CHASE_OK)
             return chase_err_set(err, CHASE_EFORMAT,
-                                 "%s:%ld: the first row is data, not a header; add a header line such as time,ci",
-                                 name, h->line);
+                                 "%s:%ld: the first row is data, not a header; add a header line such as time,ci", name,
+                                 h->line);
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: no time column (expected one named time, Datetime (UTC) or timestamp); "
                              "columns are %s",
@@ -310,8 +311,8 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
         if (nf == 1 && span_copy(&f0, buf, sizeof buf) == 0 && !buf[0])
             continue; /* blank line */
         if (nf != h->n)
-            return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: %zu fields, but the header (line %ld) has %zu", c->name,
-                                 line, nf, h->line, h->n);
+            return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: %zu field%s, but the header (line %ld) has %zu", c->name,
+                                 line, nf, nf == 1 ? "" : "s", h->line, h->n);
         if (span_copy(&ft, buf, sizeof buf))
             return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: the time field is too long", c->name, line);
         int64_t t;
@@ -326,8 +327,8 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
             chase_time_format(t, a, sizeof a);
             chase_time_format(r->t[r->n - 1], b, sizeof b);
             if (t == r->t[r->n - 1])
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: duplicate time %s (also on line %ld)", c->name,
-                                     line, a, r->line[r->n - 1]);
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: duplicate time %s (also on line %ld)", c->name, line,
+                                     a, r->line[r->n - 1]);
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: time %s comes before %s on line %ld; rows must be in increasing time order",
                                  c->name, line, a, b, r->line[r->n - 1]);
@@ -389,8 +390,8 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
             best = s;
     if (!best || longer > hist[best]) {
         return chase_err_set(err, CHASE_EFORMAT,
-                             "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes",
-                             name, r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
+                             "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes", name,
+                             r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
     }
     if (best < CHASE_TRACE_MIN_STEP_S) {
         size_t i = 1;
@@ -480,8 +481,8 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
             char a[32], b[32], d[32];
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
-                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a),
-                                 dur_text(step, d, sizeof d), chase_time_format(r->t[0], b, sizeof b), r->line[0]);
+                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a), dur_text(step, d, sizeof d),
+                                 chase_time_format(r->t[0], b, sizeof b), r->line[0]);
         }
     }
     int64_t max_gap = o->max_gap_s ? o->max_gap_s : CHASE_TRACE_DEFAULT_MAX_GAP_S;
@@ -489,6 +490,9 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     if (rc)
         return rc;
     size_t n = (size_t)((r->t[last] - r->t[first]) / step) + 1;
+    if (n > MAX_SAMPLES) /* only reachable with a raised max_gap and sparse rows */
+        return chase_err_set(err, CHASE_EFORMAT, "%s: the rows span %zu samples of %lld s; chase reads at most %d",
+                             name, n, (long long)step, MAX_SAMPLES);
     chase_trace_t *t = chase_trace_new(trace_name, r->t[first], step, n);
     if (!t)
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
@@ -577,8 +581,7 @@ int chase_trace_parse_csv(const char *text, size_t len, const char *name, const 
     return parse(text, len, name, name, opts, out, err);
 }
 
-int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out,
-                         chase_err_t *err)
+int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, chase_trace_t **out, chase_err_t *err)
 {
     if (!path || !out)
         return chase_err_set(err, CHASE_EINVAL, "chase_trace_read_csv: missing path or output");

@@ -19,7 +19,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
+void chase_date_from_days(int64_t z, int *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -33,7 +33,7 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yy + (*m <= 2));
 }
 
-static int days_in_month(int y, int m)
+int chase_days_in_month(int y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
@@ -65,7 +65,7 @@ int chase_time_parse(const char *text, int64_t *out, chase_err_t *err)
         p++;
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         goto bad;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+    if (mo < 1 || mo > 12 || d < 1 || d > chase_days_in_month(y, mo))
         goto bad;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
@@ -116,7 +116,7 @@ char *chase_time_format(int64_t t, char *buf, size_t size)
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     int64_t sec = t - days * 86400;
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    chase_date_from_days(days, &y, &m, &d);
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(sec / 3600), (int)(sec / 60 % 60),
              (int)(sec % 60));
     return buf;

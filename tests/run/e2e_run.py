@@ -88,6 +88,9 @@ class World:
         with open(self.trace, "w") as f:
             f.write("\n".join(rows) + "\n")
         self.signal = "trace:%s,start=2021-01-02T00:00:00Z,speed=1800" % self.trace
+        # A replay at speed 1800 shows forecasters 1-s samples with no daily cycle; persistence is the forecaster
+        # whose behaviour on such a signal is plain, so the tests can say what the limits must do.
+        self.forecast = ["--forecaster", "persistence"]
 
     def chase(self, opts, command, timeout=150, on_start=None):
         report = os.path.join(self.tmp, "report.json")
@@ -185,7 +188,8 @@ def case_chase():
     prof = os.path.join(w.tmp, "profile.json")
     before = w.gpus()
     steps = 300
-    rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--profile-file", prof] + PROFILE_OPTS,
+    rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--profile-file", prof] + w.forecast
+                               + PROFILE_OPTS,
                                train_cmd("--steps", str(steps)))
     after = w.gpus()
     check(rc == 0, "exit status %d" % rc)
@@ -222,7 +226,7 @@ def case_budget():
     with open(prof, "w") as f:
         json.dump({"name": "fake-cnn", "gpu": "fake", "unit": "step", "points": pts}, f)
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "budget", "--budget", "10", "--period", "1s",
-                                "--profile-file", prof], train_cmd("--steps", "300"))
+                                "--profile-file", prof] + w.forecast, train_cmd("--steps", "300"))
     check(rc == 0, "exit status %d" % rc)
     check(rep["profile_source"] == "file", "profile from %s" % rep["profile_source"])
     check(not any(p["phase"] == "profile" for p in rep["periods"]), "profiled although a profile was given")
@@ -236,12 +240,13 @@ def case_crash():
     need_torch()
     w = World()
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase"] + PROFILE_OPTS,
-                               train_cmd("--steps", "1000", "--crash-at", "25"))
+                               train_cmd("--steps", "1000", "--crash-at", "35"))
     check(rc == 1, "exit status %d, the script exited with 1" % rc)
     check("crashing on purpose" in err, "the script's traceback did not reach stderr")
     check(rep is not None and rep["exit_status"] == 1, "report exit_status")
-    check(any(p["phase"] == "profile" and p["power_limit_w"] < ORIGINAL_W for p in rep["periods"]),
+    check(any(p["phase"] == "profile" and p["power_limit_w"] != ORIGINAL_W for p in rep["periods"]),
           "the crash came before any limit was changed")
+    check(not any(p["phase"] == "control" for p in rep["periods"]), "the crash came after profiling")
     check_accounting(rep)
     check_restored(w, "after the crash")
 
@@ -249,27 +254,29 @@ def case_crash():
 def interrupt(sig, policy="fixed:150"):
     need_torch()
     w = World()
-    fired = {}
+
+    mark = os.path.join(w.tmp, "training")
 
     def on_start(p):
-        # Wait until chase has set its limit, then interrupt chase (only chase: it must forward the signal).
-        t_end = time.monotonic() + 60
-        while time.monotonic() < t_end:
-            if all(g["power_limit_w"] == 150 for g in w.gpus()):
-                time.sleep(1.0)
-                fired["t"] = time.monotonic()
+        # Wait until the job trains under chase's limit, then interrupt chase (only chase: it must forward it).
+        t_end = time.monotonic() + 90
+        while time.monotonic() < t_end and p.poll() is None:
+            if os.path.exists(mark):
+                check(all(g["power_limit_w"] == 150 for g in w.gpus()), "the limit was not set while training")
                 p.send_signal(sig)
                 return
             time.sleep(0.1)
         p.kill()
-        fail("chase never set the limit")
+        fail("the job never started training")
 
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", policy, "--period", "1s"],
-                               train_cmd("--steps", "100000"), on_start=on_start)
+                               train_cmd("--steps", "100000", "--mark-file", mark, "--mark-at", "20"),
+                               on_start=on_start)
     check(rc == 128 + sig, "exit status %d, expected %d (the child killed by the forwarded signal)" % (rc, 128 + sig))
     check(rep is not None and rep["interrupted_by"] == signal.Signals(sig).name, "report: interrupted_by")
     check_accounting(rep)
-    check(rep["total"]["steps"] > 0, "no steps before the signal")
+    # The period under way when the signal came is closed and accounted too: the 20 steps before the mark are in.
+    check(rep["total"]["steps"] >= 20, "steps before the signal missing: %s" % rep["total"]["steps"])
     check_restored(w, "after %s" % signal.Signals(sig).name)
 
 
@@ -287,9 +294,10 @@ def case_ddp():
     """Two ranks (torch.distributed, gloo) both report; the job's steps are the ranks' common step count."""
     need_torch()
     w = World()
-    steps = 150
-    rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--progress-timeout", "120s"]
-                               + PROFILE_OPTS, train_cmd("--steps", str(steps), "--world", "2", "--port",
+    steps = 100
+    rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--progress-timeout", "120s",
+                                "--warmup-steps", "3", "--profile-steps", "8", "--pl-step", "100", "--period", "1s"]
+                               + w.forecast, train_cmd("--steps", str(steps), "--world", "2", "--port",
                                                          str(29500 + os.getpid() % 400)))
     check(rc == 0, "exit status %d" % rc)
     pr = rep["progress"]
@@ -329,7 +337,7 @@ def case_dryrun():
             "for i in range(400):\n    time.sleep(0.02); chase.step(8)\n") % os.path.join(
                 os.environ["CHASE_SOURCE_DIR"], "python")
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--period", "1s", "--dry-run",
-                                "--profile-file", prof], [PY, "-c", code])
+                                "--profile-file", prof] + w.forecast, [PY, "-c", code])
     after = w.gpus()
     check(rc == 0, "exit status %d" % rc)
     check(rep["dry_run"] is True, "dry_run flag")
@@ -338,6 +346,22 @@ def case_dryrun():
     check_accounting(rep, 400)
     limits = {p["power_limit_w"] for p in rep["periods"]}
     check(len(limits) >= 2, "the dry run recorded no decisions that follow the CI: %s" % limits)
+
+
+def case_example():
+    """The example of docs/run.md runs under chase as documented and its steps arrive."""
+    need_torch()
+    w = World()
+    example = os.path.join(os.environ["CHASE_SOURCE_DIR"], "examples", "train_cnn.py")
+    rc, rep, err, dt = w.chase(["--signal", "static:300", "--policy", "fixed:200", "--period", "1s"],
+                               [PY, example, "--steps", "40", "--batch-size", "8", "--width", "8", "--size", "16",
+                                "--cpu"])
+    check(rc == 0, "exit status %d" % rc)
+    check(rep["progress"]["steps"] == 40 and rep["progress"]["samples"] == 320, "progress %s" % rep["progress"])
+    check(all(p["power_limit_w"] == 200 for p in rep["periods"]), "fixed:200 not applied")
+    check(all(near(p["ci_g_per_kwh"], 300) for p in rep["periods"]), "static CI not used")
+    check_accounting(rep, 40)
+    check_restored(w)
 
 
 def case_cli():
@@ -359,6 +383,9 @@ def case_cli():
         (base + ["--gpus", "a"], "--gpus"),
         (base + ["--warmup-steps", "1.5"], "whole number"),
         (base + ["--profile-steps", "0"], "--profile-steps"),
+        (base + ["--total-steps", "0"], "--total-steps"),
+        (base + ["--progress-timeout", "-1s"], "--progress-timeout"),
+        (base + ["--report"], "needs a value"),
         (base + ["--frobnicate"], "unknown option"),
         (base + ["--policy", "fixed:50"], "100..300"),
         (base + ["--dry-run", "--policy", "chase"], "--dry-run"),

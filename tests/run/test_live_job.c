@@ -103,6 +103,26 @@ static void test_run_until_deadline(void)
     chase_live_job_free(lj);
 }
 
+/* SIGHUP (the terminal closing) is handled like SIGTERM; the exit status of a child that handles it comes back. */
+static void test_sighup(void)
+{
+    chase_live_job_t *lj;
+    chase_err_t err;
+    CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
+    char *argv[] = {"/bin/sh", "-c", "trap 'exit 42' HUP; sleep 5 & wait", NULL};
+    CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_OK);
+    chase_job_t *job = chase_live_job_job(lj);
+    int finished = 0;
+    CHECK(job->ops->run_until(job->self, wall(job) + 0.3, &finished, &err) == CHASE_OK && !finished);
+    kill(getpid(), SIGHUP);
+    CHECK(job->ops->run_until(job->self, wall(job) + 5, &finished, &err) == CHASE_ESTATE);
+    CHECK(strstr(err.msg, "SIGHUP") != NULL);
+    int status = -1;
+    CHECK(chase_live_job_wait(lj, &status, &err) == CHASE_OK);
+    CHECK(status == 42);
+    chase_live_job_free(lj);
+}
+
 static void test_command_not_found(void)
 {
     chase_live_job_t *lj;
@@ -144,6 +164,7 @@ int main(int argc, char **argv)
     self_path = argv[0];
     RUN(test_reports_and_exit_code);
     RUN(test_run_until_deadline);
+    RUN(test_sighup);
     RUN(test_command_not_found);
     RUN(test_mask_restored);
     CHECK_DONE();

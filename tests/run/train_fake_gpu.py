@@ -8,6 +8,7 @@ watts (knee = FAKE_NVML_DRAW_W, 235 W by default), so below the knee a lower lim
 energy per step: the trade-off chase works with, shaped like a real GPU's (flat near the top, slower further down).
 
 Usage: train_fake_gpu.py --steps N [--crash-at K] [--world 2] [--base-s 0.03] [--no-report]
+                         [--mark-file F --mark-at K]
 """
 
 import argparse
@@ -95,6 +96,8 @@ def train(rank, world, args):
             time.sleep(rest)
         if not args.no_report:
             chase.step(samples=batch)
+        if args.mark_file and step == args.mark_at and rank == 0:
+            open(args.mark_file, "w").close()
     chase.flush()
     if world > 1:
         import torch.distributed as dist
@@ -110,6 +113,8 @@ def main():
     ap.add_argument("--base-s", type=float, default=0.03)
     ap.add_argument("--port", type=int, default=29511)
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--mark-file", help="create this file after --mark-at steps (tests wait for it)")
+    ap.add_argument("--mark-at", type=int, default=20)
     args = ap.parse_args()
     if args.world > 1:
         import torch.multiprocessing as mp
