@@ -190,10 +190,8 @@ int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what
 {
     memset(resp, 0, sizeof *resp);
     resp->retry_after_s = -1;
-    if (!url || strncmp(url, "http://", 7) != 0) {
-        if (!url || strncmp(url, "https://", 8) != 0)
-            return chase_err_set(err, CHASE_EINVAL, "%s: URL must start with https:// or http://", what);
-    }
+    if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+        return chase_err_set(err, CHASE_EINVAL, "%s: URL must start with https:// or http://", what);
     CURL *h = curl_easy_init();
     if (!h)
         return chase_err_set(err, CHASE_ENOMEM, "%s: cannot create an HTTP handle", what);
