@@ -73,6 +73,22 @@ static void test_table_and_json(void)
     CHECK(fake_count(&fake, "ok-cli", NULL) == 2);
 }
 
+/* Two chase processes on one cache at once: both answer, and the cache stays readable for a third. */
+static void test_two_processes(void)
+{
+    const char *bin = getenv("CHASE_BIN");
+    char url[128], one[1024], cmd[3000];
+    fake_url(&fake, "ok-two", url, sizeof url);
+    snprintf(one, sizeof one, "'%s' signal --signal 'ukci:url=%s,fresh=0' --cache '%s/two.sqlite' >/dev/null 2>&1", bin,
+             url, dir);
+    snprintf(cmd, sizeof cmd, "sh -c \"%s & a=\\$!; %s; b=\\$?; wait \\$a; exit \\$(( \\$? * 10 + b ))\"", one, one);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char args[1024];
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/two.sqlite' --history 2h --forecast 0", url, dir);
+    CHECK(run(args) == 0 && strstr(out, "history: ") != NULL);
+}
+
 static void test_failures(void)
 {
     char url[128], args[1024];
@@ -110,6 +126,7 @@ int main(void)
     setenv("XDG_CACHE_HOME", dir, 1); /* a run without --cache must not touch the user's cache */
     RUN(test_help_and_usage_errors);
     RUN(test_table_and_json);
+    RUN(test_two_processes);
     RUN(test_failures);
     fake_stop(&fake);
     temp_dir_remove(dir);
