@@ -95,8 +95,8 @@ int chase_provider_known(const char *name);
  * url= (base URL), cache= (SQLite file; else opts->cache_path, else the default), fresh= (serve from the cache
  * while the last fetch is younger: default 5m), timeout= (per request, default 20s), retries= (default 3).
  * Unknown keys and missing credentials are CHASE_EINVAL / CHASE_EAUTH naming the key or the variable to set. */
-int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts,
-                        chase_signal_t **out, chase_err_t *err);
+int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                        chase_err_t *err);
 
 /* The observations provider signal s holds in its cache with t in [since, now], without fetching; CHASE_ENOTSUP
  * when s is not a live provider. */

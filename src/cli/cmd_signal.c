@@ -105,8 +105,7 @@ int chase_cmd_signal(int argc, char **argv)
         } else if (!strcmp(a, "--history") || !strcmp(a, "--forecast")) {
             double d;
             if (chase_duration_parse(v, &d, &err) != CHASE_OK || d > 14 * 86400.0) {
-                fprintf(stderr, "chase signal: %s %s: %s\n", a, v,
-                        err.msg[0] ? err.msg : "at most 14 days");
+                fprintf(stderr, "chase signal: %s %s: %s\n", a, v, err.msg[0] ? err.msg : "at most 14 days");
                 return 2;
             }
             *(!strcmp(a, "--history") ? &hist_s : &fc_s) = d;

@@ -183,7 +183,7 @@ int chase_cache_get(chase_cache_t *c, const char *provider, const char *zone, in
 {
     /* Newest first with a limit keeps the newest cap; the caller wants them oldest first, so reverse after. */
     static const char get[] = "SELECT t, step_s, ci, flags FROM samples WHERE provider=?1 AND zone=?2 AND kind=?3"
-                               " AND t >= ?4 AND t < ?5 ORDER BY t DESC LIMIT ?6";
+                              " AND t >= ?4 AND t < ?5 ORDER BY t DESC LIMIT ?6";
     sqlite3_stmt *st = NULL;
     *n = 0;
     if (cap == 0)

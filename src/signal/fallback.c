@@ -235,8 +235,9 @@ int chase_signal_open_chain(const char *spec, const chase_signal_open_opts_t *op
 {
     *out = NULL;
     if (!spec || !*spec)
-        return chase_err_set(err, CHASE_EINVAL, "empty signal spec (e.g. ukci, electricitymaps:zone=DE, "
-                                                "trace:FILE.csv, static:300)");
+        return chase_err_set(err, CHASE_EINVAL,
+                             "empty signal spec (e.g. ukci, electricitymaps:zone=DE, "
+                             "trace:FILE.csv, static:300)");
     char *copy = strdup(spec);
     if (!copy)
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
@@ -283,8 +284,10 @@ int chase_signal_open_chain(const char *spec, const chase_signal_open_opts_t *op
                 continue;
             item = first_key;
         } else if (ns == 0) {
-            rc = chase_err_set(err, CHASE_EINVAL, "signal spec: '%.40s' comes before any source name (e.g. "
-                               "electricitymaps:zone=DE)", strchr(item, '=') ? "key=..." : item);
+            rc = chase_err_set(err, CHASE_EINVAL,
+                               "signal spec: '%.40s' comes before any source name (e.g. "
+                               "electricitymaps:zone=DE)",
+                               strchr(item, '=') ? "key=..." : item);
             break;
         }
         if (!strncmp(item, "max_stale=", 10)) {

@@ -190,10 +190,8 @@ int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what
 {
     memset(resp, 0, sizeof *resp);
     resp->retry_after_s = -1;
-    if (!url || strncmp(url, "http://", 7) != 0) {
-        if (!url || strncmp(url, "https://", 8) != 0)
-            return chase_err_set(err, CHASE_EINVAL, "%s: URL must start with https:// or http://", what);
-    }
+    if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+        return chase_err_set(err, CHASE_EINVAL, "%s: URL must start with https:// or http://", what);
     CURL *h = curl_easy_init();
     if (!h)
         return chase_err_set(err, CHASE_ENOMEM, "%s: cannot create an HTTP handle", what);
@@ -260,8 +258,8 @@ int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what
             rc = CHASE_OK;
             break;
         }
-        int again = attempt < o->retries &&
-                    (cc == CURLE_OK ? retryable_http(resp->status) : (!k.over && retryable_curl(cc)));
+        int again =
+            attempt < o->retries && (cc == CURLE_OK ? retryable_http(resp->status) : (!k.over && retryable_curl(cc)));
         double wait = o->backoff_s * pow(2, attempt) * (0.5 + (double)rand_r(&seed) / ((double)RAND_MAX + 1));
         if (cc == CURLE_OK && k.retry_after_s >= 0 && (resp->status == 429 || resp->status == 503))
             wait = k.retry_after_s; /* the server said when; sooner would only be refused again */
@@ -287,13 +285,14 @@ int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what
                 rc = chase_err_set(err, CHASE_EAUTH, "%s: HTTP %ld, credentials missing or refused%s%s", what,
                                    resp->status, body[0] ? ": " : "", body);
             } else if (resp->status == 404) {
-                rc = chase_err_set(err, CHASE_ENOTFOUND, "%s: HTTP 404, not found%s%s", what, body[0] ? ": " : "",
-                                   body);
+                rc =
+                    chase_err_set(err, CHASE_ENOTFOUND, "%s: HTTP 404, not found%s%s", what, body[0] ? ": " : "", body);
             } else if (resp->status == 429) {
                 if (k.retry_after_s >= 0)
-                    rc = chase_err_set(err, CHASE_ENET,
-                                       "%s: HTTP 429, rate limited; the server asks to retry after %.0f s (%d attempt%s)",
-                                       what, k.retry_after_s, attempt + 1, attempt ? "s" : "");
+                    rc = chase_err_set(
+                        err, CHASE_ENET,
+                        "%s: HTTP 429, rate limited; the server asks to retry after %.0f s (%d attempt%s)", what,
+                        k.retry_after_s, attempt + 1, attempt ? "s" : "");
                 else
                     rc = chase_err_set(err, CHASE_ENET, "%s: HTTP 429, rate limited (%d attempt%s)", what, attempt + 1,
                                        attempt ? "s" : "");

@@ -34,8 +34,8 @@ int chase_keys_parse(const char *provider, const char *text, chase_keys_t *k, ch
         *eq = '\0';
         for (size_t i = 0; i < k->n; i++) {
             if (!strcmp(k->key[i], item)) {
-                int rc = chase_err_set(err, CHASE_EINVAL, "%s: key '%.40s' given twice in the signal spec", provider,
-                                       item);
+                int rc =
+                    chase_err_set(err, CHASE_EINVAL, "%s: key '%.40s' given twice in the signal spec", provider, item);
                 chase_keys_free(k);
                 return rc;
             }
@@ -122,8 +122,8 @@ static int duration_key(chase_keys_t *k, const char *key, double lo, double hi, 
         return CHASE_OK;
     double d;
     if (chase_duration_parse(v, &d, NULL) != CHASE_OK || d < lo || d > hi)
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.40s is not a duration between %gs and %gs", k->provider,
-                             key, v, lo, hi);
+        return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.40s is not a duration between %gs and %gs", k->provider, key,
+                             v, lo, hi);
     *out = d;
     return CHASE_OK;
 }
@@ -161,8 +161,8 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
         char *end;
         retries = strtod(r, &end);
         if (*end || end == r || !(retries >= 0 && retries <= 10) || retries != floor(retries))
-            return chase_err_set(err, CHASE_EINVAL, "%s: retries=%.20s is not a whole number from 0 to 10",
-                                 k->provider, r);
+            return chase_err_set(err, CHASE_EINVAL, "%s: retries=%.20s is not a whole number from 0 to 10", k->provider,
+                                 r);
         lv->http.retries = (int)retries;
     }
     if (lv->http.connect_timeout_s > lv->http.timeout_s)
@@ -174,6 +174,64 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
         return chase_err_set(err, CHASE_EINVAL, "%s: cache= path is too long", k->provider);
     snprintf(lv->cache_path, sizeof lv->cache_path, "%s", cache ? cache : "");
     return CHASE_OK;
+}
+
+int chase_keys_code_ok(const char *s, size_t max)
+{
+    if (!*s || strlen(s) >= max)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+int chase_keys_latlon(chase_keys_t *k, double *lat, double *lon, int *given, chase_err_t *err)
+{
+    const char *la = chase_keys_get(k, "lat"), *lo = chase_keys_get(k, "lon");
+    *given = 0;
+    if (!la && !lo)
+        return CHASE_OK;
+    if (!la || !lo)
+        return chase_err_set(err, CHASE_EINVAL, "%s: give both lat= and lon=", k->provider);
+    const char *text[2] = {la, lo};
+    double *dst[2] = {lat, lon}, lim[2] = {90, 180};
+    for (int i = 0; i < 2; i++) {
+        char *end;
+        double d = strtod(text[i], &end);
+        if (end == text[i] || *end || !isfinite(d) || fabs(d) > lim[i])
+            return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.30s is not a number between -%g and %g", k->provider,
+                                 i ? "lon" : "lat", text[i], lim[i], lim[i]);
+        *dst[i] = d;
+    }
+    *given = 1;
+    return CHASE_OK;
+}
+
+int chase_live_new(const chase_live_ops_t *ops, size_t impl_size, chase_live_t **out, chase_err_t *err)
+{
+    chase_live_t *lv = calloc(1, sizeof *lv);
+    void *impl = calloc(1, impl_size);
+    if (!lv || !impl) {
+        free(lv);
+        free(impl);
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", ops->name);
+    }
+    lv->ops = ops;
+    lv->impl = impl;
+    *out = lv;
+    return CHASE_OK;
+}
+
+void chase_live_wipe(void *p, size_t size)
+{
+    if (!p)
+        return;
+    volatile unsigned char *b = p; /* volatile: the compiler may not skip stores to memory about to be freed */
+    for (size_t i = 0; i < size; i++)
+        b[i] = 0;
+    free(p);
 }
 
 void chase_live_free(chase_live_t *lv)
@@ -230,6 +288,13 @@ static int live_history(void *self, double now, int64_t since, chase_sample_t *o
     int64_t from = since;
     if (from < (int64_t)now - 86400)
         from = (int64_t)now - 86400; /* the APIs' recent history: older data comes from the cache only */
+    /* Ask only for what the cache does not hold yet: from its newest observation on. */
+    chase_sample_t newest;
+    size_t k = 0;
+    if (chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, from, (int64_t)floor(now) + 1,
+                        &newest, 1, &k, NULL) == CHASE_OK &&
+        k == 1 && newest.t > from)
+        from = newest.t;
     int rc = refresh(lv, CHASE_CACHE_OBSERVED, now, from, (int64_t)floor(now) + 1, err);
     if (rc != CHASE_OK)
         return rc;
@@ -287,8 +352,8 @@ static int live_actual(void *self, double t0, double t1, double *mean_ci, chase_
     int64_t since = (int64_t)floor(t0) - 86400;
     /* Ask the API for news, but what the cache already knows is good enough when it cannot answer. */
     refresh(lv, CHASE_CACHE_OBSERVED, t1, (int64_t)floor(t0) - 3600, (int64_t)floor(t1) + 1, NULL);
-    int rc = chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, since, (int64_t)ceil(t1), s,
-                             cap, &n, err);
+    int rc = chase_cache_get(lv->cache, lv->ops->name, lv->zone, CHASE_CACHE_OBSERVED, since, (int64_t)ceil(t1), s, cap,
+                             &n, err);
     double sum = 0, covered = 0;
     for (size_t i = 0; rc == CHASE_OK && i < n; i++) {
         double a = fmax(t0, (double)s[i].t), b = fmin(t1, (double)(s[i].t + s[i].step_s));
@@ -348,8 +413,8 @@ int chase_provider_known(const char *name)
     return name && (!strcmp(name, "electricitymaps") || !strcmp(name, "watttime") || !strcmp(name, "ukci"));
 }
 
-int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts,
-                        chase_signal_t **out, chase_err_t *err)
+int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+                        chase_err_t *err)
 {
     *out = NULL;
     if (!chase_provider_known(name))

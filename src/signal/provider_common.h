@@ -34,14 +34,21 @@ int chase_keys_check(const chase_keys_t *k, const char *known, chase_err_t *err)
  * in process listings). NULL when neither is set. */
 const char *chase_keys_secret(chase_keys_t *k, const char *key, const char *env, FILE *log);
 
+/* 1 when s is a code of letters, digits, '-' and '_' shorter than max ("DE", "US-CAL-CISO", "CAISO_NORTH"): safe
+ * to put in a URL and a cache key. */
+int chase_keys_code_ok(const char *s, size_t max);
+
+/* Reads lat= and lon= as a pair: *given is 0 when neither is there; CHASE_EINVAL for one alone or a bad number. */
+int chase_keys_latlon(chase_keys_t *k, double *lat, double *lon, int *given, chase_err_t *err);
+
 typedef struct chase_live chase_live_t;
 
 /* How one provider fetches; kind is CHASE_CACHE_OBSERVED (t in [since, now]) or CHASE_CACHE_FORECAST
  * (t in [now, until)). Writes samples oldest first. */
 typedef struct chase_live_ops {
     const char *name;
-    int (*fetch)(chase_live_t *lv, int kind, double now, int64_t since, int64_t until, chase_sample_t *out,
-                 size_t cap, size_t *n, chase_err_t *err);
+    int (*fetch)(chase_live_t *lv, int kind, double now, int64_t since, int64_t until, chase_sample_t *out, size_t cap,
+                 size_t *n, chase_err_t *err);
     void (*destroy)(void *impl);
 } chase_live_ops_t;
 
@@ -49,16 +56,16 @@ struct chase_live {
     const chase_live_ops_t *ops;
     void *impl;
     chase_cache_t *cache;
-    char zone[256];      /* cache key for this provider's place and variant, e.g. "DE/lifecycle" */
-    char url[512];       /* base URL, no trailing slash */
+    char zone[256]; /* cache key for this provider's place and variant, e.g. "DE/lifecycle" */
+    char url[512];  /* base URL, no trailing slash */
     chase_http_opts_t http;
     double fresh_s;      /* serve from the cache while the last fetch is younger than this */
     double fail_wait_s;  /* after a failed fetch, do not ask again for this long (quota, rate limits) */
     double last_fail[2]; /* caller's clock at the last failed fetch per kind, or -1 */
     chase_err_t fail_err[2];
-    int no_forecast;     /* the API refused forecasts for this account: do not ask again */
-    int fetched_history; /* a full history fetch was made in this process */
-    FILE *log;           /* warnings; stderr */
+    int no_forecast;       /* the API refused forecasts for this account: do not ask again */
+    int fetched_history;   /* a full history fetch was made in this process */
+    FILE *log;             /* warnings; stderr */
     char cache_path[1024]; /* "" for the default */
 };
 
@@ -69,6 +76,12 @@ int chase_live_setup(chase_live_t *lv, chase_keys_t *k, const char *default_url,
 
 /* Opens lv's cache and wraps lv (taken over) in a signal with native step step_s. On failure lv is freed. */
 int chase_live_signal(chase_live_t *lv, int64_t step_s, chase_signal_t **out, chase_err_t *err);
+
+/* Allocates a provider with a zeroed impl of impl_size bytes behind ops. */
+int chase_live_new(const chase_live_ops_t *ops, size_t impl_size, chase_live_t **out, chase_err_t *err);
+
+/* Zeroes then frees size bytes at p: for impls that held credentials. */
+void chase_live_wipe(void *p, size_t size);
 
 /* Frees lv and its impl (for open failures before chase_live_signal). */
 void chase_live_free(chase_live_t *lv);

@@ -1,14 +1,14 @@
 /* Electricity Maps v3: carbon-intensity/latest, /history (24 h) and /forecast, by zone or by lat/lon, direct or
  * lifecycle emission factors. The token travels only in the auth-token header. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signal/provider_common.h"
 
 #define EM_URL "https://api.electricitymaps.com"
-#define EM_KEYS "zone, lat, lon, emission (direct|lifecycle), token, url, cache, fresh, timeout, connect_timeout, " \
-                "retries, backoff, retry_wait"
+#define EM_KEYS                                                                                                        \
+    "zone, lat, lon, emission (direct|lifecycle), token, url, cache, fresh, timeout, connect_timeout, "                \
+    "retries, backoff, retry_wait"
 
 typedef struct em {
     char where[160]; /* query part naming the place: "zone=DE" or "lat=..&lon=.." */
@@ -47,8 +47,9 @@ static int em_fetch(chase_live_t *lv, int kind, double now, int64_t since, int64
     (void)until;
     if (kind == CHASE_CACHE_FORECAST)
         return em_get(lv, "forecast", CHASE_SAMPLE_FORECAST, out, cap, n, err);
-    /* /history once per process (it fills the cache's past), then the cheaper /latest while nothing was missed. */
-    if (!lv->fetched_history || now - (double)since > 2 * 3600) {
+    /* /history once per process (it fills the cache's past), then the cheaper /latest while the cache holds the
+     * previous hour (since is the newest cached hour): only the current hour can be new. */
+    if (!lv->fetched_history || now - (double)since >= 2 * 3600) {
         int rc = em_get(lv, "history", 0, out, cap, n, err);
         if (rc == CHASE_OK)
             lv->fetched_history = 1;
@@ -59,87 +60,52 @@ static int em_fetch(chase_live_t *lv, int kind, double now, int64_t since, int64
 
 static void em_destroy(void *impl)
 {
-    if (impl) {
-        /* The token sat in this memory; do not leave it behind for a later allocation to reveal. */
-        volatile char *p = impl;
-        for (size_t i = 0; i < sizeof(em_t); i++)
-            p[i] = 0;
-        free(impl);
-    }
+    chase_live_wipe(impl, sizeof(em_t)); /* the token sat here */
 }
 
 static const chase_live_ops_t em_ops = {.name = "electricitymaps", .fetch = em_fetch, .destroy = em_destroy};
 
-/* Zone codes are letters, digits and dashes ("DE", "US-CAL-CISO"). */
-static int zone_ok(const char *z)
-{
-    if (!*z || strlen(z) > 40)
-        return 0;
-    for (; *z; z++)
-        if (!((*z >= 'A' && *z <= 'Z') || (*z >= 'a' && *z <= 'z') || (*z >= '0' && *z <= '9') || *z == '-' ||
-              *z == '_'))
-            return 0;
-    return 1;
-}
-
-static int coord(const char *provider, const char *name, const char *v, double lim, double *out, chase_err_t *err)
-{
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || !isfinite(d) || fabs(d) > lim)
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s=%.30s is not a number between -%g and %g", provider, name, v,
-                             lim, lim);
-    *out = d;
-    return CHASE_OK;
-}
-
 int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                                         chase_err_t *err)
 {
-    chase_live_t *lv = calloc(1, sizeof *lv);
-    em_t *em = calloc(1, sizeof *em);
-    if (!lv || !em) {
-        free(lv);
-        free(em);
-        return chase_err_set(err, CHASE_ENOMEM, "electricitymaps: out of memory");
-    }
-    lv->ops = &em_ops;
-    lv->impl = em;
-    int rc = chase_live_setup(lv, k, EM_URL, opts, err);
-    const char *zone = chase_keys_get(k, "zone"), *lat = chase_keys_get(k, "lat"), *lon = chase_keys_get(k, "lon");
-    const char *emission = chase_keys_get(k, "emission");
+    chase_live_t *lv;
+    int rc = chase_live_new(&em_ops, sizeof(em_t), &lv, err);
+    if (rc != CHASE_OK)
+        return rc;
+    em_t *em = lv->impl;
+    double lat = 0, lon = 0;
+    int by_place = 0;
+    rc = chase_live_setup(lv, k, EM_URL, opts, err);
+    const char *zone = chase_keys_get(k, "zone"), *emission = chase_keys_get(k, "emission");
     const char *token = chase_keys_secret(k, "token", "ELECTRICITYMAPS_TOKEN", rc == CHASE_OK ? lv->log : NULL);
+    if (rc == CHASE_OK)
+        rc = chase_keys_latlon(k, &lat, &lon, &by_place, err);
     if (rc == CHASE_OK)
         rc = chase_keys_check(k, EM_KEYS, err);
     if (rc == CHASE_OK && !emission)
         emission = "lifecycle";
     if (rc == CHASE_OK && strcmp(emission, "direct") && strcmp(emission, "lifecycle"))
         rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: emission=%.20s must be direct or lifecycle", emission);
-    if (rc == CHASE_OK && zone && (lat || lon))
+    if (rc == CHASE_OK && zone && by_place)
         rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: give zone= or lat=,lon=, not both");
-    if (rc == CHASE_OK && zone) {
-        if (!zone_ok(zone))
-            rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: zone=%.40s is not a zone code (e.g. DE, FR, "
-                               "US-CAL-CISO)", zone);
-        else
-            snprintf(em->where, sizeof em->where, "zone=%s", zone);
-    } else if (rc == CHASE_OK && lat && lon) {
-        double la, lo;
-        if ((rc = coord("electricitymaps", "lat", lat, 90, &la, err)) == CHASE_OK &&
-            (rc = coord("electricitymaps", "lon", lon, 180, &lo, err)) == CHASE_OK)
-            snprintf(em->where, sizeof em->where, "lat=%.4f&lon=%.4f", la, lo);
-    } else if (rc == CHASE_OK) {
+    if (rc == CHASE_OK && zone && !chase_keys_code_ok(zone, 40))
+        rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: zone=%.40s is not a zone code (e.g. DE, US-CAL-CISO)",
+                           zone);
+    if (rc == CHASE_OK && !zone && !by_place)
         rc = chase_err_set(err, CHASE_EINVAL,
                            "electricitymaps: say where: zone=DE or lat=52.5,lon=13.4 (e.g. electricitymaps:zone=DE)");
-    }
     if (rc == CHASE_OK && !token)
         rc = chase_err_set(err, CHASE_EAUTH, "electricitymaps: no API token: set ELECTRICITYMAPS_TOKEN");
     if (rc == CHASE_OK && (strlen(token) > 400 || strpbrk(token, "\r\n")))
-        rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: the API token is malformed (too long or has a newline)");
+        rc = chase_err_set(err, CHASE_EINVAL, "electricitymaps: the API token is malformed (too long or a newline)");
     if (rc != CHASE_OK) {
         chase_live_free(lv);
         return rc;
     }
+    if (zone)
+        snprintf(em->where, sizeof em->where, "zone=%s", zone);
+    else
+        snprintf(em->where, sizeof em->where, "lat=%.4f&lon=%.4f", lat, lon);
     snprintf(em->emission, sizeof em->emission, "%s", emission);
     snprintf(em->header, sizeof em->header, "auth-token: %s", token);
     snprintf(lv->zone, sizeof lv->zone, "%s/%s", em->where, emission);

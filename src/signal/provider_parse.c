@@ -190,10 +190,33 @@ static int64_t granularity_s(const char *g)
     return 0;
 }
 
-int chase_parse_electricitymaps(const char *body, size_t len, int flags, chase_sample_t *out, size_t cap, size_t *n,
-                                chase_parse_info_t *info, chase_err_t *err)
+/* One {time, value} entry of a list: checked, converted by scale, added (or counted as skipped). */
+static int entry(points_t *p, const cJSON *it, const char *time_key, const char *value_key, double scale, int64_t step,
+                 int flags)
 {
-    static const char api[] = "electricitymaps";
+    if (!cJSON_IsObject(it)) {
+        skip(p, "an entry that is not an object");
+        return CHASE_OK;
+    }
+    const char *when = str_field(it, time_key);
+    int64_t t;
+    if (!when || chase_time_parse(when, &t, NULL) != CHASE_OK) {
+        skip(p, "bad %s '%.40s'", time_key, when ? when : "(missing)");
+        return CHASE_OK;
+    }
+    double ci;
+    if (!usable(p, cJSON_GetObjectItemCaseSensitive(it, value_key), scale, when, &ci))
+        return CHASE_OK;
+    return push(p, t, step, ci, flags);
+}
+
+/* What differs between the APIs: the shape of the answer. Fills p and the step it states (0: infer). */
+typedef int (*shape_fn)(const cJSON *root, points_t *p, int flags, int64_t *step, const char *api, chase_err_t *err);
+
+/* Everything the parsers share: reset the outputs, parse, report an error object, read the shape, sort. */
+static int parse_with(const char *api, shape_fn shape, const char *body, size_t len, int flags, chase_sample_t *out,
+                      size_t cap, size_t *n, chase_parse_info_t *info, chase_err_t *err)
+{
     chase_parse_info_t dummy;
     if (!info)
         info = &dummy;
@@ -202,60 +225,53 @@ int chase_parse_electricitymaps(const char *body, size_t len, int flags, chase_s
     cJSON *root = parse_root(body, len, api, err);
     if (!root)
         return CHASE_EFORMAT;
+    points_t p = {.info = info};
+    int64_t step = 0;
     int rc = api_error(root, api, err);
-    if (rc) {
-        cJSON_Delete(root);
-        return rc;
-    }
-    copy_zone(info, str_field(root, "zone"));
+    if (rc == CHASE_OK)
+        rc = shape(root, &p, flags, &step, api, err);
+    if (rc == CHASE_ERANGE || rc == CHASE_ENOMEM)
+        chase_err_set(err, rc, "%s: too many data points", api);
+    if (rc == CHASE_OK)
+        rc = finish(&p, api, step, out, cap, n, err);
+    free(p.v);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int em_shape(const cJSON *root, points_t *p, int flags, int64_t *step, const char *api, chase_err_t *err)
+{
+    copy_zone(p->info, str_field(root, "zone"));
     const char *unit = str_field(root, "unit");
     if (!unit)
         unit = str_field(root, "units");
-    if (unit && !(strstr(unit, "gCO2") && strstr(unit, "/kWh"))) {
-        rc = chase_err_set(err, CHASE_EFORMAT, "%s: unit '%.40s' is not gCO2eq/kWh", api, unit);
-        cJSON_Delete(root);
-        return rc;
-    }
+    if (unit && !(strstr(unit, "gCO2") && strstr(unit, "/kWh")))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: unit '%.40s' is not gCO2eq/kWh", api, unit);
     const cJSON *list = NULL;
     static const char *const lists[] = {"history", "forecast", "data"};
     for (size_t i = 0; i < 3 && !list; i++)
         list = cJSON_GetObjectItemCaseSensitive(root, lists[i]);
-    if (list && !cJSON_IsArray(list)) {
-        cJSON_Delete(root);
+    if (list && !cJSON_IsArray(list))
         return chase_err_set(err, CHASE_EFORMAT, "%s: '%s' is not an array", api, list->string);
-    }
-    if (!list && !cJSON_GetObjectItemCaseSensitive(root, "carbonIntensity")) {
-        cJSON_Delete(root);
+    if (!list && !cJSON_GetObjectItemCaseSensitive(root, "carbonIntensity"))
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s: the answer has neither carbonIntensity nor a history/forecast list", api);
+    *step = granularity_s(str_field(root, "temporalGranularity"));
+    if (!list) /* /latest: the answer is the one point */
+        return entry(p, root, "datetime", "carbonIntensity", 1.0, 0, flags);
+    int rc = CHASE_OK;
+    for (const cJSON *it = list->child; it && rc == CHASE_OK; it = it->next) {
+        if (!*step && cJSON_IsObject(it))
+            *step = granularity_s(str_field(it, "temporalGranularity"));
+        rc = entry(p, it, "datetime", "carbonIntensity", 1.0, 0, flags);
     }
-    points_t p = {.info = info};
-    int64_t step = granularity_s(str_field(root, "temporalGranularity"));
-    const cJSON *it = list ? list->child : root;
-    for (; it && rc == CHASE_OK; it = list ? it->next : NULL) {
-        if (!cJSON_IsObject(it)) {
-            skip(&p, "an entry that is not an object");
-            continue;
-        }
-        const char *when = str_field(it, "datetime");
-        int64_t t;
-        if (!when || chase_time_parse(when, &t, NULL) != CHASE_OK) {
-            skip(&p, "bad datetime '%.40s'", when ? when : "(missing)");
-            continue;
-        }
-        if (!step)
-            step = granularity_s(str_field(it, "temporalGranularity"));
-        double ci;
-        if (usable(&p, cJSON_GetObjectItemCaseSensitive(it, "carbonIntensity"), 1.0, when, &ci))
-            rc = push(&p, t, 0, ci, flags);
-    }
-    if (rc == CHASE_OK)
-        rc = finish(&p, api, step, out, cap, n, err);
-    else
-        chase_err_set(err, rc, "%s: too many data points", api);
-    free(p.v);
-    cJSON_Delete(root);
     return rc;
+}
+
+int chase_parse_electricitymaps(const char *body, size_t len, int flags, chase_sample_t *out, size_t cap, size_t *n,
+                                chase_parse_info_t *info, chase_err_t *err)
+{
+    return parse_with("electricitymaps", em_shape, body, len, flags, out, cap, n, info, err);
 }
 
 /* Scale from a WattTime unit to g/kWh, or 0 when the unit is not an emission rate. */
@@ -272,72 +288,39 @@ static double watttime_scale(const char *units)
     return 0;
 }
 
-int chase_parse_watttime(const char *body, size_t len, int flags, chase_sample_t *out, size_t cap, size_t *n,
-                         chase_parse_info_t *info, chase_err_t *err)
+static int wt_shape(const cJSON *root, points_t *p, int flags, int64_t *step, const char *api, chase_err_t *err)
 {
-    static const char api[] = "watttime";
-    chase_parse_info_t dummy;
-    if (!info)
-        info = &dummy;
-    memset(info, 0, sizeof *info);
-    *n = 0;
-    cJSON *root = parse_root(body, len, api, err);
-    if (!root)
-        return CHASE_EFORMAT;
-    int rc = api_error(root, api, err);
-    if (rc) {
-        cJSON_Delete(root);
-        return rc;
-    }
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
     const char *units = cJSON_IsObject(meta) ? str_field(meta, "units") : NULL;
     double scale = units ? watttime_scale(units) : 0;
     if (!cJSON_IsArray(data))
-        rc = chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no \"data\" array", api);
-    else if (!units)
-        rc = chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no meta.units; cannot tell what the values mean",
-                           api);
-    else if (scale == 0)
-        rc = chase_err_set(err, CHASE_EFORMAT,
-                           "%s: units '%.40s' are not an emission rate (expected lbs_co2_per_mwh)%s", api, units,
-                           !strcmp(units, "percentile") ? "; signal-index gives a 0-100 percentile, not g/kWh" : "");
-    if (rc) {
-        cJSON_Delete(root);
-        return rc;
-    }
-    copy_zone(info, str_field(meta, "region"));
-    int64_t step = 0;
+        return chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no \"data\" array", api);
+    if (!units)
+        return chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no meta.units; cannot tell what the values mean",
+                             api);
+    if (scale == 0)
+        return chase_err_set(err, CHASE_EFORMAT,
+                             "%s: units '%.40s' are not an emission rate (expected lbs_co2_per_mwh)%s", api, units,
+                             !strcmp(units, "percentile") ? "; signal-index gives a 0-100 percentile, not g/kWh" : "");
+    copy_zone(p->info, str_field(meta, "region"));
     const cJSON *per = cJSON_GetObjectItemCaseSensitive(meta, "data_point_period_seconds");
     if (cJSON_IsNumber(per) && per->valuedouble >= 60 && per->valuedouble <= 86400)
-        step = (int64_t)per->valuedouble;
-    points_t p = {.info = info};
-    for (const cJSON *it = data->child; it && rc == CHASE_OK; it = it->next) {
-        if (!cJSON_IsObject(it)) {
-            skip(&p, "an entry that is not an object");
-            continue;
-        }
-        const char *when = str_field(it, "point_time");
-        int64_t t;
-        if (!when || chase_time_parse(when, &t, NULL) != CHASE_OK) {
-            skip(&p, "bad point_time '%.40s'", when ? when : "(missing)");
-            continue;
-        }
-        double ci;
-        if (usable(&p, cJSON_GetObjectItemCaseSensitive(it, "value"), scale, when, &ci))
-            rc = push(&p, t, step, ci, flags);
-    }
-    if (rc == CHASE_OK)
-        rc = finish(&p, api, step, out, cap, n, err);
-    else
-        chase_err_set(err, rc, "%s: too many data points", api);
-    free(p.v);
-    cJSON_Delete(root);
+        *step = (int64_t)per->valuedouble;
+    int rc = CHASE_OK;
+    for (const cJSON *it = data->child; it && rc == CHASE_OK; it = it->next)
+        rc = entry(p, it, "point_time", "value", scale, *step, flags);
     return rc;
 }
 
-static int copy_string_field(const char *body, size_t len, const char *api, const char *field, char *buf,
-                             size_t size, chase_err_t *err)
+int chase_parse_watttime(const char *body, size_t len, int flags, chase_sample_t *out, size_t cap, size_t *n,
+                         chase_parse_info_t *info, chase_err_t *err)
+{
+    return parse_with("watttime", wt_shape, body, len, flags, out, cap, n, info, err);
+}
+
+static int copy_string_field(const char *body, size_t len, const char *api, const char *field, char *buf, size_t size,
+                             chase_err_t *err)
 {
     cJSON *root = parse_root(body, len, api, err);
     if (!root)
@@ -425,35 +408,17 @@ static int ukci_walk(points_t *p, const cJSON *node, int flags, int depth)
     return rc;
 }
 
+static int ukci_shape(const cJSON *root, points_t *p, int flags, int64_t *step, const char *api, chase_err_t *err)
+{
+    (void)step; /* each period states its own: to - from */
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (!cJSON_IsArray(data) && !cJSON_IsObject(data))
+        return chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no \"data\"", api);
+    return ukci_walk(p, data, flags, 0);
+}
+
 int chase_parse_ukci(const char *body, size_t len, int flags, chase_sample_t *out, size_t cap, size_t *n,
                      chase_parse_info_t *info, chase_err_t *err)
 {
-    static const char api[] = "ukci";
-    chase_parse_info_t dummy;
-    if (!info)
-        info = &dummy;
-    memset(info, 0, sizeof *info);
-    *n = 0;
-    cJSON *root = parse_root(body, len, api, err);
-    if (!root)
-        return CHASE_EFORMAT;
-    int rc = api_error(root, api, err);
-    if (rc) {
-        cJSON_Delete(root);
-        return rc;
-    }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    if (!cJSON_IsArray(data) && !cJSON_IsObject(data)) {
-        cJSON_Delete(root);
-        return chase_err_set(err, CHASE_EFORMAT, "%s: the answer has no \"data\"", api);
-    }
-    points_t p = {.info = info};
-    rc = ukci_walk(&p, data, flags, 0);
-    if (rc == CHASE_OK)
-        rc = finish(&p, api, 0, out, cap, n, err);
-    else
-        chase_err_set(err, rc, "%s: too many data points", api);
-    free(p.v);
-    cJSON_Delete(root);
-    return rc;
+    return parse_with("ukci", ukci_shape, body, len, flags, out, cap, n, info, err);
 }

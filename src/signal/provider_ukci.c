@@ -30,8 +30,8 @@ static int ukci_fetch(chase_live_t *lv, int kind, double now, int64_t since, int
             chase_live_append(url, sizeof url, "%s/regional/intensity/%s/fw48h%s", lv->url, a, u->where);
         else
             chase_live_append(url, sizeof url, "%s/intensity/%s/fw48h", lv->url, a);
-    } else if (lv->fetched_history && now - (double)since <= 2 * 3600) {
-        /* Only the current half hour is new: the plain endpoints answer exactly that. */
+    } else if (lv->fetched_history && now - (double)since < 3600) {
+        /* The cache holds the previous half hour: only the current one is new, which the plain endpoints answer. */
         if (regional)
             chase_live_append(url, sizeof url, "%s/regional%s", lv->url, u->where);
         else
@@ -70,16 +70,12 @@ static const chase_live_ops_t ukci_ops = {.name = "ukci", .fetch = ukci_fetch, .
 int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                              chase_err_t *err)
 {
-    chase_live_t *lv = calloc(1, sizeof *lv);
-    ukci_t *u = calloc(1, sizeof *u);
-    if (!lv || !u) {
-        free(lv);
-        free(u);
-        return chase_err_set(err, CHASE_ENOMEM, "ukci: out of memory");
-    }
-    lv->ops = &ukci_ops;
-    lv->impl = u;
-    int rc = chase_live_setup(lv, k, UKCI_URL, opts, err);
+    chase_live_t *lv;
+    int rc = chase_live_new(&ukci_ops, sizeof(ukci_t), &lv, err);
+    if (rc != CHASE_OK)
+        return rc;
+    ukci_t *u = lv->impl;
+    rc = chase_live_setup(lv, k, UKCI_URL, opts, err);
     const char *region = chase_keys_get(k, "region"), *postcode = chase_keys_get(k, "postcode");
     if (rc == CHASE_OK)
         rc = chase_keys_check(k, UKCI_KEYS, err);
@@ -89,8 +85,10 @@ int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *op
         char *end;
         long id = strtol(region, &end, 10);
         if (end == region || *end || id < 1 || id > 17)
-            rc = chase_err_set(err, CHASE_EINVAL, "ukci: region=%.20s must be a region id from 1 to 17 (e.g. 13 is "
-                               "London)", region);
+            rc = chase_err_set(err, CHASE_EINVAL,
+                               "ukci: region=%.20s must be a region id from 1 to 17 (e.g. 13 is "
+                               "London)",
+                               region);
         else
             snprintf(u->where, sizeof u->where, "/regionid/%ld", id);
     } else if (rc == CHASE_OK && postcode) {

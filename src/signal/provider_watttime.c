@@ -9,8 +9,9 @@
 #include "signal/provider_common.h"
 
 #define WT_URL "https://api.watttime.org"
-#define WT_KEYS "region, lat, lon, signal_type, username, password, url, cache, fresh, timeout, connect_timeout, " \
-                "retries, backoff, retry_wait"
+#define WT_KEYS                                                                                                        \
+    "region, lat, lon, signal_type, username, password, url, cache, fresh, timeout, connect_timeout, "                 \
+    "retries, backoff, retry_wait"
 /* Tokens last 30 minutes; renew with margin so a request never carries one that expires on the way. */
 #define TOKEN_LIFE_S (25 * 60)
 
@@ -97,8 +98,7 @@ static void wt_explain_plan(chase_live_t *lv, chase_err_t *err)
 {
     wt_t *wt = lv->impl;
     char url[700] = "";
-    chase_live_append(url, sizeof url, "%s/v3/signal-index?region=%s&signal_type=%s", lv->url, wt->region,
-                      wt->signal);
+    chase_live_append(url, sizeof url, "%s/v3/signal-index?region=%s&signal_type=%s", lv->url, wt->region, wt->signal);
     chase_http_resp_t r;
     chase_err_t e;
     if (wt_get(lv, url, "watttime /v3/signal-index", &r, &e) == CHASE_OK && err)
@@ -151,79 +151,39 @@ static int wt_fetch(chase_live_t *lv, int kind, double now, int64_t since, int64
 
 static void wt_destroy(void *impl)
 {
-    if (impl) {
-        volatile char *p = impl; /* password and token lived here */
-        for (size_t i = 0; i < sizeof(wt_t); i++)
-            p[i] = 0;
-        free(impl);
-    }
+    chase_live_wipe(impl, sizeof(wt_t)); /* password and token lived here */
 }
 
 static const chase_live_ops_t wt_ops = {.name = "watttime", .fetch = wt_fetch, .destroy = wt_destroy};
 
-static int name_ok(const char *s, size_t max)
-{
-    if (!*s || strlen(s) >= max)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-              *s == '-'))
-            return 0;
-    return 1;
-}
-
-static int parse_coord(const char *name, const char *v, double lim, double *out, chase_err_t *err)
-{
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || !isfinite(d) || fabs(d) > lim)
-        return chase_err_set(err, CHASE_EINVAL, "watttime: %s=%.30s is not a number between -%g and %g", name, v, lim,
-                             lim);
-    *out = d;
-    return CHASE_OK;
-}
-
 int chase_provider_watttime_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                                  chase_err_t *err)
 {
-    chase_live_t *lv = calloc(1, sizeof *lv);
-    wt_t *wt = calloc(1, sizeof *wt);
-    if (!lv || !wt) {
-        free(lv);
-        free(wt);
-        return chase_err_set(err, CHASE_ENOMEM, "watttime: out of memory");
-    }
+    chase_live_t *lv;
+    int rc = chase_live_new(&wt_ops, sizeof(wt_t), &lv, err);
+    if (rc != CHASE_OK)
+        return rc;
+    wt_t *wt = lv->impl;
     wt->token_at = -1;
-    lv->ops = &wt_ops;
-    lv->impl = wt;
-    int rc = chase_live_setup(lv, k, WT_URL, opts, err);
-    const char *region = chase_keys_get(k, "region"), *lat = chase_keys_get(k, "lat"), *lon = chase_keys_get(k, "lon");
-    const char *signal = chase_keys_get(k, "signal_type");
-    FILE *log = rc == CHASE_OK ? lv->log : NULL;
+    rc = chase_live_setup(lv, k, WT_URL, opts, err);
+    const char *region = chase_keys_get(k, "region"), *signal = chase_keys_get(k, "signal_type");
     const char *user = chase_keys_secret(k, "username", "WATTTIME_USERNAME", NULL);
-    const char *password = chase_keys_secret(k, "password", "WATTTIME_PASSWORD", log);
+    const char *password = chase_keys_secret(k, "password", "WATTTIME_PASSWORD", rc == CHASE_OK ? lv->log : NULL);
+    if (rc == CHASE_OK)
+        rc = chase_keys_latlon(k, &wt->lat, &wt->lon, &wt->by_location, err);
     if (rc == CHASE_OK)
         rc = chase_keys_check(k, WT_KEYS, err);
     if (rc == CHASE_OK && !signal)
         signal = "co2_moer";
     if (rc == CHASE_OK && strcmp(signal, "co2_moer") && strcmp(signal, "co2_aoer"))
         rc = chase_err_set(err, CHASE_EINVAL, "watttime: signal_type=%.30s must be co2_moer or co2_aoer", signal);
-    if (rc == CHASE_OK && region && (lat || lon))
+    if (rc == CHASE_OK && region && wt->by_location)
         rc = chase_err_set(err, CHASE_EINVAL, "watttime: give region= or lat=,lon=, not both");
-    if (rc == CHASE_OK && region) {
-        if (!name_ok(region, sizeof wt->region))
-            rc = chase_err_set(err, CHASE_EINVAL, "watttime: region=%.40s is not a region code (e.g. CAISO_NORTH)",
-                               region);
-        else
-            snprintf(wt->region, sizeof wt->region, "%s", region);
-    } else if (rc == CHASE_OK && lat && lon) {
-        if ((rc = parse_coord("lat", lat, 90, &wt->lat, err)) == CHASE_OK &&
-            (rc = parse_coord("lon", lon, 180, &wt->lon, err)) == CHASE_OK)
-            wt->by_location = 1;
-    } else if (rc == CHASE_OK) {
+    if (rc == CHASE_OK && region && !chase_keys_code_ok(region, sizeof wt->region))
+        rc = chase_err_set(err, CHASE_EINVAL, "watttime: region=%.40s is not a region code (e.g. CAISO_NORTH)", region);
+    if (rc == CHASE_OK && !region && !wt->by_location)
         rc = chase_err_set(err, CHASE_EINVAL,
                            "watttime: say where: region=CAISO_NORTH or lat=37.8,lon=-122.3 (e.g. watttime:region=PJM)");
-    }
     if (rc == CHASE_OK && (!user || !password))
         rc = chase_err_set(err, CHASE_EAUTH, "watttime: no credentials: set WATTTIME_USERNAME and WATTTIME_PASSWORD");
     if (rc == CHASE_OK && (strlen(user) >= sizeof wt->user || strlen(password) >= sizeof wt->password))
@@ -232,6 +192,8 @@ int chase_provider_watttime_open(chase_keys_t *k, const chase_signal_open_opts_t
         chase_live_free(lv);
         return rc;
     }
+    if (region)
+        snprintf(wt->region, sizeof wt->region, "%s", region);
     snprintf(wt->user, sizeof wt->user, "%s", user);
     snprintf(wt->password, sizeof wt->password, "%s", password);
     snprintf(wt->signal, sizeof wt->signal, "%s", signal);

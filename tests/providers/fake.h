@@ -98,6 +98,15 @@ static inline const char *temp_dir(char *buf, size_t size)
     return mkdtemp(buf);
 }
 
+/* Removes the folder temp_dir made, with what is in it. */
+static inline void temp_dir_remove(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 /* Captures what the library writes to stderr between capture_start and capture_end (a file in dir). */
 static int capture_saved = -1;
 static char capture_path[300];

@@ -143,9 +143,6 @@ int main(void)
     RUN(test_not_a_cache);
     RUN(test_default_path);
     RUN(test_two_processes);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }

@@ -52,8 +52,8 @@ static void test_table_and_json(void)
     snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h", url, dir);
     CHECK(run(args) == 0);
     CHECK(strstr(out, "history: ") && strstr(out, "forecast: ") && strstr(out, "g/kWh"));
-    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h --json -",
-             url, dir);
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/c.sqlite' --history 2h --forecast 1h --json -", url,
+             dir);
     CHECK(run(args) == 0);
     cJSON *j = cJSON_Parse(out);
     CHECK(j != NULL);
@@ -71,6 +71,22 @@ static void test_table_and_json(void)
     cJSON_Delete(j);
     /* Both runs together cost one history and one forecast request: the second came from the cache. */
     CHECK(fake_count(&fake, "ok-cli", NULL) == 2);
+}
+
+/* Two chase processes on one cache at once: both answer, and the cache stays readable for a third. */
+static void test_two_processes(void)
+{
+    const char *bin = getenv("CHASE_BIN");
+    char url[128], one[1024], cmd[3000];
+    fake_url(&fake, "ok-two", url, sizeof url);
+    snprintf(one, sizeof one, "'%s' signal --signal 'ukci:url=%s,fresh=0' --cache '%s/two.sqlite' >/dev/null 2>&1", bin,
+             url, dir);
+    snprintf(cmd, sizeof cmd, "sh -c \"%s & a=\\$!; %s; b=\\$?; wait \\$a; exit \\$(( \\$? * 10 + b ))\"", one, one);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char args[1024];
+    snprintf(args, sizeof args, "--signal 'ukci:url=%s' --cache '%s/two.sqlite' --history 2h --forecast 0", url, dir);
+    CHECK(run(args) == 0 && strstr(out, "history: ") != NULL);
 }
 
 static void test_failures(void)
@@ -110,11 +126,9 @@ int main(void)
     setenv("XDG_CACHE_HOME", dir, 1); /* a run without --cache must not touch the user's cache */
     RUN(test_help_and_usage_errors);
     RUN(test_table_and_json);
+    RUN(test_two_processes);
     RUN(test_failures);
     fake_stop(&fake);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }

@@ -42,8 +42,8 @@ static int sc_forecast(void *self, double now, int64_t until, chase_sample_t *ou
     if (!sc->has_forecast || sc->fail)
         return chase_err_set(err, CHASE_ENOTSUP, "%s: no forecast", sc->name);
     if (cap)
-        out[(*n)++] = (chase_sample_t){.t = (int64_t)now, .step_s = 3600, .ci = sc->value + 1,
-                                       .flags = CHASE_SAMPLE_FORECAST};
+        out[(*n)++] =
+            (chase_sample_t){.t = (int64_t)now, .step_s = 3600, .ci = sc->value + 1, .flags = CHASE_SAMPLE_FORECAST};
     return CHASE_OK;
 }
 
@@ -228,9 +228,6 @@ int main(void)
     RUN(test_spec_chain_with_live_providers);
     RUN(test_restart_from_cache);
     fake_stop(&fake);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "chase/provider.h"
+#include "chase/timeutil.h"
 #include "check.h"
 #include "fake.h"
 
@@ -123,9 +124,10 @@ static void test_electricitymaps_setup_errors(void)
     CHECK(strstr(err.msg, "401") != NULL && strstr(err.msg, "wrong-token") == NULL);
     chase_signal_free(sig);
     setenv("ELECTRICITYMAPS_TOKEN", "test-token-123", 1);
-    static const char *const bad[] = {"zone=DE,colour=blue", "zone=DE;rm", "zone=DE,emission=average",
-                                      "zone=DE,lat=1,lon=2", "lat=95,lon=0", "", "zone=DE,retries=x",
-                                      "zone=DE,timeout=fast", "zone=DE,zone=FR", "zone"};
+    static const char *const bad[] = {
+        "zone=DE,colour=blue", "zone=DE;rm", "zone=DE,emission=average", "zone=DE,lat=1,lon=2",
+        "lat=95,lon=0",        "",           "zone=DE,retries=x",        "zone=DE,timeout=fast",
+        "zone=DE,zone=FR",     "zone"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rc = open_p("electricitymaps", "ok", "em.sqlite", bad[i], &sig, &err);
         CHECK(rc == CHASE_EINVAL);
@@ -146,12 +148,18 @@ static void test_failures_keep_cache(void)
         int code;
         const char *says;
     } cases[] = {
-        {"e401", CHASE_EAUTH, "401"},          {"e403", CHASE_EAUTH, "403"},
-        {"a429", CHASE_ENET, "429"},           {"e500", CHASE_ENET, "HTTP 500"},
-        {"hang", CHASE_ETIMEOUT, "no complete answer"}, {"trunc", CHASE_EFORMAT, "truncated"},
-        {"malformed", CHASE_EFORMAT, "malformed"}, {"negative", CHASE_ENODATA, "negative"},
-        {"units", CHASE_EFORMAT, "lbs/MWh"},   {"empty", CHASE_ENODATA, "no data points"},
-        {"huge", CHASE_ERANGE, "larger than"}, {"short", CHASE_ENET, "electricitymaps"},
+        {"e401", CHASE_EAUTH, "401"},
+        {"e403", CHASE_EAUTH, "403"},
+        {"a429", CHASE_ENET, "429"},
+        {"e500", CHASE_ENET, "HTTP 500"},
+        {"hang", CHASE_ETIMEOUT, "no complete answer"},
+        {"trunc", CHASE_EFORMAT, "truncated"},
+        {"malformed", CHASE_EFORMAT, "malformed"},
+        {"negative", CHASE_ENODATA, "negative"},
+        {"units", CHASE_EFORMAT, "lbs/MWh"},
+        {"empty", CHASE_ENODATA, "no data points"},
+        {"huge", CHASE_ERANGE, "larger than"},
+        {"short", CHASE_ENET, "electricitymaps"},
     };
     double now = now_s();
     chase_signal_t *sig;
@@ -163,8 +171,10 @@ static void test_failures_keep_cache(void)
     CHECK(before >= 23);
     chase_signal_free(sig);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        CHECK(open_p("electricitymaps", cases[i].mode, "fail.sqlite", "zone=DE,fresh=0,retries=1,backoff=0.05,"
-                     "timeout=0.4", &sig, &err) == CHASE_OK);
+        CHECK(open_p("electricitymaps", cases[i].mode, "fail.sqlite",
+                     "zone=DE,fresh=0,retries=1,backoff=0.05,"
+                     "timeout=1",
+                     &sig, &err) == CHASE_OK);
         chase_err_clear(&err);
         int rc = chase_signal_history(sig, now + 1, (int64_t)now - 86400, s, 4096, &n, &err);
         CHECK(rc == cases[i].code);
@@ -218,12 +228,18 @@ static void test_watttime(void)
     for (size_t i = 0; i < n; i++)
         match &= fabs(s[i].ci - wt_g(s[i].t)) < 1e-9 && s[i].step_s == 300;
     CHECK(match);
+    /* Past the freshness window only what the cache lacks is asked for: from its newest point on. */
+    char start[64] = "start=", *stats = NULL;
+    chase_time_format(s[n - 1].t, start + 6, sizeof start - 6);
+    CHECK(chase_signal_history(sig, now + 400, (int64_t)now - 3600, s, 4096, &n, &err) == CHASE_OK);
+    CHECK(fake_count(&fake, "ok-wt", &stats) == 3);
+    CHECK(stats && strstr(stats, start) != NULL);
+    free(stats);
     size_t nf;
     CHECK(sig->ops->forecast(sig->self, now, (int64_t)now + 3600, s, 4096, &nf, &err) == CHASE_OK);
     CHECK(nf >= 12 && nf <= 13 && s[0].flags == CHASE_SAMPLE_FORECAST);
     CHECK(fabs(s[3].ci - wt_g(s[3].t)) < 1e-9);
-    char *stats = NULL;
-    CHECK(fake_count(&fake, "ok-wt", &stats) == 3); /* one login for both requests */
+    CHECK(fake_count(&fake, "ok-wt", &stats) == 4); /* one login for all three requests */
     CHECK(stats && strstr(stats, "horizon_hours=1") != NULL && strstr(stats, "\"Bearer tok-") != NULL);
     free(stats);
     chase_signal_free(sig);
@@ -325,9 +341,6 @@ int main(void)
     RUN(test_watttime);
     RUN(test_ukci);
     fake_stop(&fake);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    temp_dir_remove(dir);
     CHECK_DONE();
 }
