@@ -287,9 +287,9 @@ static void test_spec_key_values(void)
 
 static void test_spec_general(void)
 {
-    expect_spec_error("nosuch:zone=DE", CHASE_ENOTSUP, "provider 'nosuch' is not available in this build");
-    expect_spec_error("nosuch:zone=DE", CHASE_ENOTSUP, "trace, static");
-    expect_spec_error("data.csv", CHASE_ENOTSUP, "write trace:data.csv");
+    expect_spec_error("nosuch:zone=DE", CHASE_EINVAL, "provider 'nosuch' is not available in this build");
+    expect_spec_error("nosuch:zone=DE", CHASE_EINVAL, "trace, static");
+    expect_spec_error("data.csv", CHASE_EINVAL, "write trace:data.csv");
     expect_spec_error(":x", CHASE_EINVAL, "names no provider");
     expect_spec_error("", CHASE_EINVAL, "missing");
     chase_signal_t *s;

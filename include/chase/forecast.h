@@ -38,6 +38,13 @@ int chase_forecaster_create(const char *name, int64_t step_s, const char *option
 /* Creates the "perfect" forecaster, which returns the true values of truth (kept by reference). */
 int chase_forecaster_create_perfect(const chase_trace_t *truth, chase_forecaster_t **out, chase_err_t *err);
 
+/* Creates the "provider" forecaster: the carbon source's own forecasts (Electricity Maps, WattTime, UK CI),
+ * read from signal (kept by reference) for the samples after the last observed one; where the source gives none,
+ * the last observed value stands in (persistence). step_s is the sample grid of the observations. */
+struct chase_signal;
+int chase_forecaster_create_provider(struct chase_signal *signal, int64_t step_s, chase_forecaster_t **out,
+                                     chase_err_t *err);
+
 /* Frees f (NULL is fine). */
 void chase_forecaster_free(chase_forecaster_t *f);
 

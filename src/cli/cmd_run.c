@@ -56,7 +56,8 @@ static void usage(FILE *out)
             "                         (1 + budget) x the time at the top limit; unknown, it paces the job instead\n"
             "  --eta X                weight of carbon against time for policy chase, 0..1 (default 0.5)\n"
             "  --period DURATION      control period in real time: 30s, 30m, 1h (default 30m)\n"
-            "  --forecaster NAME      CI forecaster (default: chase when built, else persistence)\n"
+            "  --forecaster NAME      CI forecaster (default: chase when built, else persistence); provider: the\n"
+            "                         live source's own forecast (Electricity Maps, WattTime, UK CI)\n"
             "  --gpus LIST            NVML indices of the job's GPUs, e.g. 0,1 (default: all); one limit for all\n"
             "  --dry-run              observe only: decide and record, never set a limit\n"
             "  --profile-file FILE    load the job's profile from FILE if it exists, else profile online and save it\n"
@@ -387,7 +388,8 @@ static int open_forecaster(run_t *R, chase_err_t *err)
                 name = "chase";
     }
     int64_t step = R->signal->step_s > 0 ? R->signal->step_s : 3600;
-    int rc = chase_forecaster_create(name, step, NULL, &R->forecaster, err);
+    int rc = !strcmp(name, "provider") ? chase_forecaster_create_provider(R->signal, step, &R->forecaster, err)
+                                       : chase_forecaster_create(name, step, NULL, &R->forecaster, err);
     if (rc != CHASE_OK && rc != CHASE_ENOMEM) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
@@ -662,7 +664,7 @@ int chase_cmd_run(int argc, char **argv)
     chase_signal_open_opts_t so = {NULL, wall_now()};
     if ((rc = chase_signal_open(R->o.signal_spec, &so, &R->signal, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": --signal %s: %s\n", R->o.signal_spec, err.msg);
-        status = rc == CHASE_ENOTSUP ? 2 : chase_exit_status(rc); /* a provider this build lacks: bad input too */
+        status = chase_exit_status(rc);
         goto out;
     }
     if ((rc = open_forecaster(R, &err)) != CHASE_OK) {

@@ -36,6 +36,10 @@ int chase_forecaster_create(const char *name, int64_t step_s, const char *option
         *out = f;
         return CHASE_OK;
     }
+    if (!strcmp(name, "provider"))
+        return chase_err_set(err, CHASE_EINVAL,
+                             "the provider forecaster uses a live source's own forecasts: use it with chase run "
+                             "and a provider that publishes forecasts");
     if (!strcmp(name, "perfect"))
         return chase_err_set(err, CHASE_EINVAL, "the perfect forecaster needs the true trace (simulation only)");
     return chase_err_set(err, CHASE_ENOTFOUND, "unknown forecaster '%s'", name);
@@ -75,22 +79,29 @@ static const chase_forecaster_ops_t perfect_ops = {
     "perfect", "the true future values (simulation only, to separate forecast error from policy quality)",
     NULL, perfect_observe, perfect_predict, perfect_destroy};
 
-int chase_forecaster_create_perfect(const chase_trace_t *truth, chase_forecaster_t **out, chase_err_t *err)
+int forecaster_wrap(const chase_forecaster_ops_t *ops, void *state, int64_t step_s, chase_forecaster_t **out,
+                    chase_err_t *err)
 {
     chase_forecaster_t *f = calloc(1, sizeof *f);
-    perfect_t *p = calloc(1, sizeof *p);
-    if (!f || !p) {
-        free(f);
-        free(p);
+    if (!f) {
+        ops->destroy(state);
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
     }
-    p->truth = truth;
-    f->ops = &perfect_ops;
-    f->state = p;
-    f->step_s = truth->step_s;
+    f->ops = ops;
+    f->state = state;
+    f->step_s = step_s;
     f->last_t = INT64_MIN;
     *out = f;
     return CHASE_OK;
+}
+
+int chase_forecaster_create_perfect(const chase_trace_t *truth, chase_forecaster_t **out, chase_err_t *err)
+{
+    perfect_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    p->truth = truth;
+    return forecaster_wrap(&perfect_ops, p, truth->step_s, out, err);
 }
 
 void chase_forecaster_free(chase_forecaster_t *f)

@@ -13,4 +13,9 @@ extern const chase_forecaster_ops_t chase_model_chase;
 /* Bytes of state the "chase" model holds for samples step_s apart (for the benchmark's size check). */
 size_t chase_model_chase_state_bytes(int64_t step_s);
 
+/* Wraps a model's state in a forecaster handle (for models built from more than a name: perfect, provider);
+ * on failure the state is destroyed. */
+int forecaster_wrap(const chase_forecaster_ops_t *ops, void *state, int64_t step_s, chase_forecaster_t **out,
+                    chase_err_t *err);
+
 #endif

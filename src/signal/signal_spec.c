@@ -244,7 +244,7 @@ static int open_one(const char *name, const char *args, const chase_signal_open_
     /* A bare file name is the likeliest slip: say how to write it. */
     const char *dot = strrchr(name, '.');
     int looks_like_file = strchr(name, '/') || (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")));
-    return chase_err_set(err, CHASE_ENOTSUP, "provider '%.40s' is not available in this build (available: %s)%s%.40s",
+    return chase_err_set(err, CHASE_EINVAL, "provider '%.40s' is not available in this build (available: %s)%s%.40s",
                          name, avail, looks_like_file ? "; for a trace file write trace:" : "",
                          looks_like_file ? name : "");
 }

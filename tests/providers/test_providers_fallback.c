@@ -173,7 +173,7 @@ static void test_spec_chain_with_live_providers(void)
         {"zone=DE,ukci", CHASE_EINVAL, "before any source"},
         {"ukci,,static:3", CHASE_EINVAL, "empty"},
         {"ukci,max_stale=soon", CHASE_EINVAL, "max_stale"},
-        {"nosuch:1", CHASE_ENOTSUP, "nosuch"},
+        {"nosuch:1", CHASE_EINVAL, "nosuch"},
         {"electricitymaps:DE", CHASE_EINVAL, "key=value"},
         {"ukci:region=13,colour=red", CHASE_EINVAL, "colour"},
         {"", CHASE_EINVAL, "spec"},
