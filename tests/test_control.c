@@ -276,6 +276,63 @@ static void test_interrupted_period_is_recorded(void)
     chase_trace_free(tr);
 }
 
+/* A signal that has no data from its 5th to its 12th history call (a chain past its max_stale), then recovers. */
+typedef struct outage {
+    chase_signal_t *inner;
+    int calls;
+} outage_t;
+static int o_history(void *self, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
+                     chase_err_t *err)
+{
+    outage_t *o = self;
+    o->calls++;
+    if (o->calls >= 5 && o->calls < 12)
+        return chase_err_set(err, CHASE_ENODATA, "all sources failed for over 2h");
+    return chase_signal_history(o->inner, now, since, out, cap, n, err);
+}
+static int o_actual(void *self, double a, double b, double *ci, chase_err_t *err)
+{
+    return chase_signal_actual(((outage_t *)self)->inner, a, b, ci, err);
+}
+static void o_destroy(void *self) { (void)self; }
+static const chase_signal_ops_t outage_ops = {"outage", o_history, NULL, o_actual, o_destroy};
+
+static void test_signal_outage_runs_safe_policy(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 9);
+    chase_sim_t *sim;
+    CHECK(chase_sim_create(prof, 1, 12, (double)tr->start + 2 * 86400, &sim, NULL) == CHASE_OK);
+    chase_signal_t *inner;
+    CHECK(chase_signal_trace(tr, &inner, NULL) == CHASE_OK);
+    outage_t o = {inner, 0};
+    chase_signal_t sig = {&outage_ops, &o, 3600};
+    chase_policy_t *pol;
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    CHECK(chase_policy_create("fixed:150", &pp, &pol, NULL) == CHASE_OK);
+    chase_control_config_t cfg;
+    chase_control_config_init(&cfg);
+    warnings_t w = {0};
+    cfg.on_warning = on_warning;
+    cfg.on_warning_arg = &w;
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    CHECK(chase_control_run(&cfg, prof, &sig, NULL, pol, chase_sim_gpu(sim), chase_sim_job(sim), &l, NULL) ==
+          CHASE_OK);
+    CHECK(l.n > 14);
+    for (size_t i = 0; i < l.n; i++) {
+        int down = i >= 4 && i < 11; /* history calls 5..11 are periods 4..10 */
+        CHECK(l.rows[i].stale == down);
+        CHECK_NEAR(l.rows[i].pl_w, down ? 300 : 150, 1e-9);
+    }
+    CHECK(w.n == 2); /* the outage and the recovery, once each */
+    chase_ledger_free(&l);
+    chase_policy_free(pol);
+    chase_signal_free(inner);
+    chase_sim_free(sim);
+    chase_trace_free(tr);
+}
+
 int main(void)
 {
     prof = fixture_profile();
@@ -285,6 +342,7 @@ int main(void)
     RUN(test_trace_too_short);
     RUN(test_periods_and_mixing);
     RUN(test_interrupted_period_is_recorded);
+    RUN(test_signal_outage_runs_safe_policy);
     chase_profile_free(prof);
     CHECK_DONE();
 }

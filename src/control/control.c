@@ -68,7 +68,7 @@ typedef struct loop {
     double current_pl;
     history_t hist;
     chase_hull_t hull;
-    int warned_signal;
+    int signal_down; /* the signal has no usable data now (a chain past its max_stale): run the safe policy */
     int score_ahead; /* forecast after every observation (the policy plans with the horizon) */
     /* The forecaster's latest prediction, made after the last observation, and its skill so far. */
     double ahead[CHASE_FORECAST_MAX_HORIZON], ahead_rmse[CHASE_FORECAST_MAX_HORIZON];
@@ -106,14 +106,20 @@ static int update_history(loop_t *L, double now, chase_err_t *err)
         chase_err_clear(&e);
         int rc = chase_signal_history(L->signal, now, since, buf, HISTORY_CHUNK, &n, &e);
         if (rc != CHASE_OK) {
-            if (!L->warned_signal) {
+            if (!L->signal_down) {
                 char msg[700];
-                snprintf(msg, sizeof msg, "carbon signal unavailable (%s); deciding on the last known values",
+                snprintf(msg, sizeof msg,
+                         "no carbon data (%s): running at the top power limit, the safe policy, until the signal "
+                         "returns",
                          e.msg[0] ? e.msg : chase_strerror(rc));
                 warn(L, msg);
-                L->warned_signal = 1;
+                L->signal_down = 1;
             }
             return CHASE_OK;
+        }
+        if (L->signal_down) {
+            warn(L, "carbon data is back: the policy decides again");
+            L->signal_down = 0;
         }
         for (size_t i = 0; i < n; i++) {
             if (L->hist.n == 0)
@@ -261,8 +267,12 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .profile = L->profile,
     };
     chase_setting_t set;
-    if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK)
+    if (L->signal_down) {
+        set = (chase_setting_t){.n = 1, .pl_w = {chase_profile_max_pl(L->profile)}, .share = {1}};
+        row.stale = 1;
+    } else if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK) {
         return rc;
+    }
     double work0 = ctx.work_done, seg_start = a, ci_time = 0, pl_time = 0;
     int stopped = CHASE_OK; /* the job was interrupted: account for the part of the period that ran, then stop */
     for (int i = 0; i < set.n && !*finished && stopped == CHASE_OK; i++) {
