@@ -23,6 +23,7 @@
 #define DEFAULT_POLICIES "max,static,chase,budget,oracle"
 #define DEFAULT_START "2023-03-06T00:00:00Z"
 #define MAX_POLICIES 16
+#define HISTORY_S (14 * 86400)
 
 static void usage(FILE *out)
 {
@@ -407,8 +408,9 @@ int chase_cmd_simulate(int argc, char **argv)
         if (!o.start)
             chase_time_parse(DEFAULT_START, &start, NULL);
         start -= start % 3600;
-        size_t hours = (size_t)ceil((7 * 86400 + t_worst * 1.05 + 2 * o.period_s) / 3600) + 1;
-        if ((rc = chase_gridmodel_generate(grid, start - 7 * 86400, hours, (uint64_t)o.seed, &trace, &err)) !=
+        /* The model also makes the two weeks before the start: the past the forecaster and policies learn from. */
+        size_t hours = (size_t)ceil((HISTORY_S + t_worst * 1.05 + 2 * o.period_s) / 3600) + 1;
+        if ((rc = chase_gridmodel_generate(grid, start - HISTORY_S, hours, (uint64_t)o.seed, &trace, &err)) !=
             CHASE_OK) {
             status = cli_fail(PROG, rc, &err);
             goto out;
