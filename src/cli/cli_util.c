@@ -49,3 +49,29 @@ int cli_fail(const char *prog, int code, const chase_err_t *err)
     fprintf(stderr, "%s: %s\n", prog, err && err->msg[0] ? err->msg : chase_strerror(code));
     return chase_exit_status(code);
 }
+
+void cli_json_number(cJSON *obj, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
+int cli_write_json(const char *prog, const char *path, cJSON *root)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "%s: out of memory writing JSON\n", prog);
+        return -1;
+    }
+    FILE *f = cli_open_out(prog, path);
+    int rc = -1;
+    if (f) {
+        fprintf(f, "%s\n", text);
+        rc = cli_close_out(prog, path, f);
+    }
+    free(text);
+    return rc;
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chase/nvml.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 
 static void usage(FILE *out)
@@ -37,14 +38,6 @@ static void usage(FILE *out)
         "Exit status: 0 when every GPU could be read, 1 when NVML is missing or a GPU failed, 2 for bad options.\n");
 }
 
-static void add_number(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static cJSON *device_json(const chase_gpu_info_t *in, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
@@ -56,12 +49,12 @@ static cJSON *device_json(const chase_gpu_info_t *in, const char *error)
     cJSON_AddStringToObject(o, "name", in->name);
     cJSON_AddStringToObject(o, "uuid", in->uuid);
     cJSON_AddStringToObject(o, "pci_bus_id", in->pci_bus_id);
-    add_number(o, "power_limit_w", in->pl_w);
-    add_number(o, "default_power_limit_w", in->default_pl_w);
-    add_number(o, "min_power_limit_w", in->min_pl_w);
-    add_number(o, "max_power_limit_w", in->max_pl_w);
-    add_number(o, "power_w", in->power_w);
-    add_number(o, "energy_j", in->energy_j);
+    cli_json_number(o, "power_limit_w", in->pl_w);
+    cli_json_number(o, "default_power_limit_w", in->default_pl_w);
+    cli_json_number(o, "min_power_limit_w", in->min_pl_w);
+    cli_json_number(o, "max_power_limit_w", in->max_pl_w);
+    cli_json_number(o, "power_w", in->power_w);
+    cli_json_number(o, "energy_j", in->energy_j);
     return o;
 }
 
@@ -155,29 +148,7 @@ int chase_cmd_devices(int argc, char **argv)
     }
     chase_gpu_free(gpu);
 
-    if (root) {
-        char *text = cJSON_Print(root);
-        cJSON_Delete(root);
-        if (!text) {
-            fprintf(stderr, "chase devices: out of memory writing JSON\n");
-            return 1;
-        }
-        FILE *out = strcmp(json_path, "-") ? fopen(json_path, "w") : stdout;
-        if (!out) {
-            fprintf(stderr, "chase devices: cannot write %s: %s\n", json_path, strerror(errno));
-            free(text);
-            return 1;
-        }
-        int bad = fprintf(out, "%s\n", text) < 0;
-        if (out != stdout)
-            bad |= fclose(out) != 0;
-        else
-            bad |= fflush(out) != 0;
-        free(text);
-        if (bad) {
-            fprintf(stderr, "chase devices: error writing %s\n", json_path);
-            return 1;
-        }
-    }
+    if (root && cli_write_json("chase devices", json_path, root))
+        return 1;
     return failed ? 1 : 0;
 }

@@ -168,32 +168,6 @@ static int parse_horizon(const char *text, const chase_trace_t *tr, int64_t *out
     return 0;
 }
 
-static void json_number(cJSON *o, const char *name, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, name, v);
-    else
-        cJSON_AddNullToObject(o, name);
-}
-
-static int write_json(cJSON *root, const char *path)
-{
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, "%s: out of memory\n", PROG);
-        return 1;
-    }
-    FILE *f = cli_open_out(PROG, path);
-    int rc = 1;
-    if (f) {
-        fprintf(f, "%s\n", text);
-        rc = cli_close_out(PROG, path, f) ? 1 : 0;
-    }
-    free(text);
-    return rc;
-}
-
 /* Name of a published-forecast column in the file's header, or NULL. */
 static const char *detect_compare_column(const char *path)
 {
@@ -320,14 +294,14 @@ static int cmd_eval(const args_t *a, const chase_trace_t *tr)
         for (size_t i = 0; i < nrows; i++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "model", rows[i].model);
-            json_number(o, "mape_pct", rows[i].mape_pct);
-            json_number(o, "mae_g_per_kwh", rows[i].mae_g_per_kwh);
+            cli_json_number(o, "mape_pct", rows[i].mape_pct);
+            cli_json_number(o, "mae_g_per_kwh", rows[i].mae_g_per_kwh);
             cJSON_AddNumberToObject(o, "n", (double)rows[i].n);
             cJSON_AddNumberToObject(o, "n_fallback", (double)rows[i].n_fallback);
-            json_number(o, "ratio_to_persistence", rows[i].ratio_to_persistence);
+            cli_json_number(o, "ratio_to_persistence", rows[i].ratio_to_persistence);
             cJSON_AddItemToArray(res, o);
         }
-        return write_json(root, a->json);
+        return (cli_write_json(PROG, a->json, root) ? 1 : 0);
     }
     char t0[32], t1[32];
     int64_t from = eo.from == INT64_MIN ? tr->start + (int64_t)(tr->n / 2) * tr->step_s : eo.from;
@@ -425,17 +399,17 @@ static int cmd_at(const args_t *a, const chase_trace_t *tr)
         if (arr) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "time", chase_time_format(t, ts, sizeof ts));
-            json_number(o, "ci_g_per_kwh", mean[k - 1]);
-            json_number(o, "lo_g_per_kwh", lo[k - 1]);
-            json_number(o, "hi_g_per_kwh", hi[k - 1]);
-            json_number(o, "actual_g_per_kwh", actual);
+            cli_json_number(o, "ci_g_per_kwh", mean[k - 1]);
+            cli_json_number(o, "lo_g_per_kwh", lo[k - 1]);
+            cli_json_number(o, "hi_g_per_kwh", hi[k - 1]);
+            cli_json_number(o, "actual_g_per_kwh", actual);
             cJSON_AddItemToArray(arr, o);
         } else {
             printf("%-21s %10.2f %10.2f %10.2f %10.2f\n", chase_time_format(t, ts, sizeof ts), mean[k - 1], lo[k - 1],
                    hi[k - 1], actual);
         }
     }
-    return root ? write_json(root, a->json) : 0;
+    return root ? (cli_write_json(PROG, a->json, root) ? 1 : 0) : 0;
 }
 
 int chase_cmd_forecast(int argc, char **argv)

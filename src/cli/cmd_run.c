@@ -417,14 +417,6 @@ static int load_profile(run_t *R, int *loaded, chase_err_t *err)
     return CHASE_OK;
 }
 
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
 static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrupted)
 {
     cJSON *root = cJSON_CreateObject();
@@ -434,9 +426,9 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
     cJSON_AddStringToObject(root, "signal", R->o.signal_spec);
     cJSON_AddStringToObject(root, "policy", R->policy_used);
     cJSON_AddStringToObject(root, "policy_requested", R->o.policy);
-    add_num(root, "period_s", R->o.period_s);
-    add_num(root, "budget_pct", R->o.budget_pct);
-    add_num(root, "total_steps", R->o.total_steps);
+    cli_json_number(root, "period_s", R->o.period_s);
+    cli_json_number(root, "budget_pct", R->o.budget_pct);
+    cli_json_number(root, "total_steps", R->o.total_steps);
     cJSON_AddBoolToObject(root, "dry_run", R->o.dry_run);
     cJSON_AddStringToObject(root, "profile_source", R->mode ? R->mode : "none");
     cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
@@ -445,9 +437,9 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         cJSON_AddNumberToObject(g, "index", R->info[i].index);
         cJSON_AddStringToObject(g, "name", R->info[i].name);
         cJSON_AddStringToObject(g, "uuid", R->info[i].uuid);
-        add_num(g, "original_power_limit_w", R->info[i].pl_w);
-        add_num(g, "min_power_limit_w", R->info[i].min_pl_w);
-        add_num(g, "max_power_limit_w", R->info[i].max_pl_w);
+        cli_json_number(g, "original_power_limit_w", R->info[i].pl_w);
+        cli_json_number(g, "min_power_limit_w", R->info[i].min_pl_w);
+        cli_json_number(g, "max_power_limit_w", R->info[i].max_pl_w);
         cJSON_AddItemToArray(gpus, g);
     }
     if (R->profile) {
@@ -457,15 +449,15 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         cJSON *pts = cJSON_AddArrayToObject(pr, "points");
         for (size_t i = 0; i < R->profile->n; i++) {
             cJSON *p = cJSON_CreateObject();
-            add_num(p, "power_limit_w", R->profile->pts[i].pl_w);
-            add_num(p, "throughput", R->profile->pts[i].throughput);
-            add_num(p, "power_w", R->profile->pts[i].power_w);
+            cli_json_number(p, "power_limit_w", R->profile->pts[i].pl_w);
+            cli_json_number(p, "throughput", R->profile->pts[i].throughput);
+            cli_json_number(p, "power_w", R->profile->pts[i].power_w);
             cJSON_AddItemToArray(pts, p);
         }
     }
     cJSON *prog = cJSON_AddObjectToObject(root, "progress");
-    add_num(prog, "steps", ps->steps);
-    add_num(prog, "samples", ps->samples);
+    cli_json_number(prog, "steps", ps->steps);
+    cli_json_number(prog, "samples", ps->samples);
     cJSON_AddNumberToObject(prog, "messages", (double)ps->messages);
     cJSON_AddNumberToObject(prog, "malformed", (double)ps->malformed);
     cJSON_AddNumberToObject(prog, "ranks", ps->ranks);
@@ -474,28 +466,28 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         const chase_period_t *r = &R->ledger.rows[i];
         cJSON *p = cJSON_CreateObject();
         char ts[32];
-        add_num(p, "start", r->start);
-        add_num(p, "end", r->end);
+        cli_json_number(p, "start", r->start);
+        cli_json_number(p, "end", r->end);
         chase_time_format((int64_t)floor(r->start), ts, sizeof ts);
         cJSON_AddStringToObject(p, "start_time", ts);
         cJSON_AddStringToObject(p, "phase", i < R->n_profile_rows ? "profile" : "control");
-        add_num(p, "ci_g_per_kwh", r->ci);
-        add_num(p, "forecast_g_per_kwh", r->ci_forecast);
-        add_num(p, "power_limit_w", r->pl_w);
-        add_num(p, "energy_j", r->energy_j);
-        add_num(p, "carbon_g", r->carbon_g);
-        add_num(p, "steps", r->work);
+        cli_json_number(p, "ci_g_per_kwh", r->ci);
+        cli_json_number(p, "forecast_g_per_kwh", r->ci_forecast);
+        cli_json_number(p, "power_limit_w", r->pl_w);
+        cli_json_number(p, "energy_j", r->energy_j);
+        cli_json_number(p, "carbon_g", r->carbon_g);
+        cli_json_number(p, "steps", r->work);
         cJSON_AddBoolToObject(p, "stale", r->stale);
         cJSON_AddItemToArray(periods, p);
     }
     chase_totals_t t;
     chase_ledger_totals(&R->ledger, &t);
     cJSON *tot = cJSON_AddObjectToObject(root, "total");
-    add_num(tot, "time_s", t.time_s);
-    add_num(tot, "energy_j", t.energy_j);
-    add_num(tot, "carbon_g", t.carbon_g);
-    add_num(tot, "steps", t.work);
-    add_num(tot, "mean_power_limit_w", t.mean_pl_w);
+    cli_json_number(tot, "time_s", t.time_s);
+    cli_json_number(tot, "energy_j", t.energy_j);
+    cli_json_number(tot, "carbon_g", t.carbon_g);
+    cli_json_number(tot, "steps", t.work);
+    cli_json_number(tot, "mean_power_limit_w", t.mean_pl_w);
     cJSON_AddNumberToObject(root, "exit_status", R->exit_status);
     if (interrupted)
         cJSON_AddStringToObject(root, "interrupted_by",
@@ -508,21 +500,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         cJSON_AddStringToObject(root, "error", R->error);
     else
         cJSON_AddNullToObject(root, "error");
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, PROG ": out of memory writing the report\n");
-        return -1;
-    }
-    FILE *f = cli_open_out(PROG, R->o.report);
-    int rc = -1;
-    if (f) {
-        fputs(text, f);
-        fputc('\n', f);
-        rc = cli_close_out(PROG, R->o.report, f);
-    }
-    free(text);
-    return rc;
+    return cli_write_json(PROG, R->o.report, root);
 }
 
 static void summary(run_t *R, const chase_progress_stats_t *ps)

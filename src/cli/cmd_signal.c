@@ -11,6 +11,7 @@
 #include "chase/provider.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 
 #define MAX_SAMPLES 20000
@@ -159,18 +160,8 @@ int chase_cmd_signal(int argc, char **argv)
             if (frc != CHASE_OK)
                 cJSON_AddStringToObject(root, "forecast_error", ferr.msg);
         }
-        char *text = cJSON_Print(root);
-        cJSON_Delete(root);
-        FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
-        if (!f || !text || fprintf(f, "%s\n", text) < 0) {
-            fprintf(stderr, "chase signal: cannot write %s\n", json);
+        if (cli_write_json("chase signal", json, root))
             rc = CHASE_EIO;
-        }
-        if (f && f != stdout && fclose(f) != 0 && rc == CHASE_OK) {
-            fprintf(stderr, "chase signal: cannot write %s\n", json);
-            rc = CHASE_EIO;
-        }
-        free(text);
     } else {
         if (hist_s > 0 && hrc == CHASE_OK)
             print_table(stdout, "history", hist, nh);

@@ -189,17 +189,8 @@ static int write_outputs(const options_t *o, const chase_trace_t *trace, const c
 {
     int status = 0;
     if (o->json) {
-        cJSON *root = results_json(o, trace, prof, start, work, r, n);
-        char *text = root ? cJSON_Print(root) : NULL;
-        FILE *f = text ? cli_open_out(PROG, o->json) : NULL;
-        if (f) {
-            fprintf(f, "%s\n", text);
-            status |= cli_close_out(PROG, o->json, f);
-        } else {
+        if (cli_write_json(PROG, o->json, results_json(o, trace, prof, start, work, r, n)))
             status = -1;
-        }
-        free(text);
-        cJSON_Delete(root);
     }
     chase_report_run_t runs[MAX_POLICIES];
     for (size_t i = 0; i < n; i++)
