@@ -178,7 +178,7 @@ static int open_static(const char *args, const chase_signal_open_opts_t *opts, c
         return chase_err_set(err, CHASE_EINVAL, "static: expected a CI value in g/kWh (e.g. static:400)");
     memcpy(num, args, nl);
     num[nl] = '\0';
-    double v, step = 1800;
+    double v = 0, step = 1800;
     int rc;
     if (parse_number("static", "value", num, &v, NULL) || v < 0)
         return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)", num);
