@@ -5,21 +5,21 @@
  *   1; the last two one-step changes (momentum); the value at the target's time of day on the latest past day
  *   relative to now, and how much it changed over the same k steps that day; the 7-day profile (mean without the
  *   week's extremes) at the target's time of day relative to now and to the profile at the origin's time of day;
- *   the value one week before the
- *   target relative to now; the mean of the last 24 h and a slow moving average (7-day half-life) relative to now
- *   (mean reversion).
+ *   the value one week before the target relative to now; the mean of the last 24 h and a slow moving average
+ *   (7-day half-life) relative to now (mean reversion); the first two harmonics of the target's time of day and of
+ *   its time of week (the typical change into that hour: weekday mornings, Mondays), with a firmer prior.
  * Lags are counted in steps of the true step, so 30-min and 5-min series get the same features as hourly ones.
  *
  * Weights start at zero, which is persistence; the ridge penalty is worth PRIOR pseudo-samples per feature (scaled
  * by that feature's own spread, so it is unit-free), so the model leaves persistence only as fast as the data
- * justify. Old samples fade with a 30-day half-life so the weights follow seasons. A constant series has all
- * features and targets zero and is forecast exactly. Robustness: a sample far outside the recent error spread gets
- * a Huber weight and a weight of usual level / actual (capped at 4: the score is a relative error), and features
- * are clipped at CLIP times their typical size.
+ * justify. Old samples fade with a 60-day half-life so the weights follow seasons. A constant series has all
+ * targets zero, hence zero weights, and is forecast exactly. Robustness: a sample far outside the recent error
+ * spread gets a Huber weight and a weight of usual level / actual (capped at 4: the score is a relative error), and
+ * features are clipped at CLIP times their typical size.
  * Gaps: a missing value makes the features that need it 0 ("no information") and trains nothing on a missing
  * origin or target. Forecasts from a missing origin start from the last real value. CHASE_ENODATA only when no
  * real value is in the ring (the last 7 days and 48 steps).
- * Cost: update O(48 * 10^3) flops, predict O(48 * 10), state 7 days of samples (three rings) plus 48 * 140 doubles. */
+ * Cost: update O(48 * 18^3) flops, predict O(48 * 18), state 7 days of samples (three rings) plus 48 * 380 doubles. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +27,16 @@
 #include "forecast/history.h"
 #include "forecast/models.h"
 
-#define NF 10 /* features per horizon */
+#define NF_LAGS 10 /* features per horizon built from the past values ... */
+#define NF 18      /* ... followed by 8 of the target's time of day and of week */
 #define HMAX CHASE_FORECAST_MAX_HORIZON
-#define HALF_LIFE_S (30.0 * 86400)
+#define HALF_LIFE_S (60.0 * 86400)
 #define EW_HALF_LIFE_S (7.0 * 86400)
 #define RESID_HALF_LIFE_S (7.0 * 86400)
 #define HUBER 1.0   /* errors beyond HUBER times the recent RMS error get weight HUBER * RMS / |error| */
-#define PRIOR 100.0 /* ridge strength in pseudo-samples */
+#define PRIOR 100.0      /* ridge strength in pseudo-samples */
+#define CAL_PRIOR 1000.0 /* ... for the time-of-day and time-of-week terms: 8 intercepts of a typical change need
+                          * firm evidence, or a short or drifting history fits them to noise */
 #define Z80 1.2815515655446004
 #define TRIM_MIN 5 /* the 7-day profile drops its extremes when it has at least this many days */
 #define CLIP 6.0   /* features are clipped to CLIP times their typical size */
@@ -119,6 +122,15 @@ static double lag_mean(const chase_hist_t *h, long first, long stride, int n)
     return c ? s / c : NAN;
 }
 
+/* Sine and cosine of the phase of time t in a cycle of period_s seconds. */
+static void phase(int64_t t, int64_t period_s, double *s, double *c)
+{
+    int64_t r = t % period_s;
+    double a = 2 * M_PI * (double)(r < 0 ? r + period_s : r) / (double)period_s;
+    *s = sin(a);
+    *c = cos(a);
+}
+
 /* Features of the k-step model at the origin o steps before the last sample, whose value is zo. Only samples at or
  * before the origin are read: every lag below is o + (something >= 0). */
 static void features(const chase_model_t *m, long o, int k, double zo, double *x)
@@ -139,6 +151,22 @@ static void features(const chase_model_t *m, long o, int k, double zo, double *x
     x[7] = nz(chase_hist_back(h, o + kw * wk - k) - zo);
     x[8] = nz(chase_hist_back(&m->m24, o) - zo);
     x[9] = nz(chase_hist_back(&m->ew, o) - zo);
+    /* Time of day and of week of the target, as the first two harmonics of each: the typical change from the
+     * origin to the target at that time (a weekday morning's rise, a Monday after a quiet Sunday), which the lags
+     * above, all anchored on the origin's own level, can only infer from a single noisy week. Harmonics rather than
+     * hour or weekday indicators: they need no time zone (a grid's day starts at its local midnight, not UTC's). */
+    int64_t tt = m->val.last_t + (int64_t)(k - o) * m->val.step_s;
+    double sd, cd, sw, cw;
+    phase(tt, 86400, &sd, &cd);
+    phase(tt, 7 * 86400, &sw, &cw);
+    x[10] = sd;
+    x[11] = cd;
+    x[12] = 2 * sd * cd;
+    x[13] = cd * cd - sd * sd;
+    x[14] = sw;
+    x[15] = cw;
+    x[16] = 2 * sw * cw;
+    x[17] = cw * cw - sw * sw;
 }
 
 /* Solves (A + ridge) w = b by Cholesky; leaves w unchanged if the system is not positive definite. */
@@ -147,7 +175,7 @@ static void ridge_solve(horizon_model_t *hm)
     double l[NF * NF], y[NF];
     memcpy(l, hm->a, sizeof l);
     for (int j = 0; j < NF; j++)
-        l[j * NF + j] += PRIOR * hm->a[j * NF + j] / hm->neff + 1e-9;
+        l[j * NF + j] += (j >= NF_LAGS ? CAL_PRIOR : PRIOR) * hm->a[j * NF + j] / hm->neff + 1e-9;
     for (int j = 0; j < NF; j++) {
         double s = l[j * NF + j];
         for (int p = 0; p < j; p++)
