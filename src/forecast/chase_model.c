@@ -7,8 +7,8 @@
  *   week's extremes) at the target's time of day relative to now and to the profile at the origin's time of day;
  *   the value one week before the target relative to now; the mean of the last 24 h and a slow moving average
  *   (7-day half-life) relative to now (mean reversion); the 4-week profile at the target's time of week relative
- *   to now and to the same profile at the origin (the weekly ramp); the first two harmonics of the target's time of day and of
- *   its time of week (the typical change into that hour: weekday mornings, Mondays), with a firmer prior.
+ *   to now and to the same profile at the origin (the weekly ramp); the first two harmonics of the target's time of
+ *   day and of its time of week (the typical change into that hour: weekday mornings, Mondays), with a firmer prior.
  * Lags are counted in steps of the true step, so 30-min and 5-min series get the same features as hourly ones.
  *
  * Weights start at zero, which is persistence; the ridge penalty is worth PRIOR pseudo-samples per feature (scaled
@@ -36,9 +36,10 @@
 #define EW_HALF_LIFE_S (7.0 * 86400)
 #define RESID_HALF_LIFE_S (7.0 * 86400)
 #define HUBER 1.0   /* errors beyond HUBER times the recent RMS error get weight HUBER * RMS / |error| */
-#define PRIOR 100.0      /* ridge strength in pseudo-samples */
-#define CAL_PRIOR 1000.0 /* ... for the time-of-day and time-of-week terms: 8 intercepts of a typical change need
-                          * firm evidence, or a short or drifting history fits them to noise */
+#define PRIOR 100.0 /* ridge strength in pseudo-samples */
+/* The ridge strength for the time-of-day and time-of-week terms: 8 intercepts of a typical change need firm
+ * evidence, or a short or drifting history fits them to noise. */
+#define CAL_PRIOR 1000.0
 #define Z80 1.2815515655446004
 #define TRIM_MIN 5 /* the 7-day profile drops its extremes when it has at least this many days */
 #define CLIP 6.0   /* features are clipped to CLIP times their typical size */
@@ -355,7 +356,10 @@ size_t chase_model_chase_state_bytes(int64_t step_s)
     return sizeof(chase_model_t) + (val_cap(step_s) + 2 * (HMAX + 2)) * sizeof(double);
 }
 
-const chase_forecaster_ops_t chase_model_chase = {
-    "chase",       "direct per-horizon ridge regression on recent, daily and weekly lags, learnt online (default)",
-    chase_create,  chase_observe,
-    chase_predict, chase_destroy};
+const chase_forecaster_ops_t chase_model_chase = {"chase",
+                                                  "direct per-horizon ridge regression on recent, daily and weekly "
+                                                  "lags and the time of day and week, learnt online (default)",
+                                                  chase_create,
+                                                  chase_observe,
+                                                  chase_predict,
+                                                  chase_destroy};
