@@ -225,7 +225,7 @@ static void test_constant_series_exact(void)
 }
 
 /* Huge isolated spikes (10-30 times the level, 2 % of the samples) do not blow the chase model up: forecasts stay
- * finite, non-negative, within 3 times the largest value, and the error within 1.35 times persistence's. */
+ * finite, non-negative, within 3 times the largest value, and the error within 1.1 times persistence's. */
 static void test_spiky_series(void)
 {
     size_t n = 24 * 60;
@@ -255,8 +255,9 @@ static void test_spiky_series(void)
     chase_forecast_eval_opts_t o = {.horizon_s = HOUR, .from = INT64_MIN, .to = INT64_MAX};
     chase_forecast_score_t sc[2];
     CHECK(chase_forecast_evaluate(t, models, 2, &o, sc, NULL) == CHASE_OK);
-    /* Measured 1.22 (1.43 before the profile dropped each week's extremes). Bounded, not good: docs/forecasting.md */
-    CHECK(sc[1].ratio_to_persistence < 1.35);
+    /* Measured 0.98 (1.22 before the 4-week time-of-week profile and the time terms, 1.43 before the profile dropped
+     * each week's extremes): docs/forecasting.md */
+    CHECK(sc[1].ratio_to_persistence < 1.1);
     chase_trace_free(t);
 }
 

@@ -5,21 +5,22 @@
  *   1; the last two one-step changes (momentum); the value at the target's time of day on the latest past day
  *   relative to now, and how much it changed over the same k steps that day; the 7-day profile (mean without the
  *   week's extremes) at the target's time of day relative to now and to the profile at the origin's time of day;
- *   the value one week before the
- *   target relative to now; the mean of the last 24 h and a slow moving average (7-day half-life) relative to now
- *   (mean reversion).
+ *   the value one week before the target relative to now; the mean of the last 24 h and a slow moving average
+ *   (7-day half-life) relative to now (mean reversion); the 4-week profile at the target's time of week relative
+ *   to now and to the same profile at the origin (the weekly ramp); the first two harmonics of the target's time of
+ *   day and of its time of week (the typical change into that hour: weekday mornings, Mondays), with a firmer prior.
  * Lags are counted in steps of the true step, so 30-min and 5-min series get the same features as hourly ones.
  *
  * Weights start at zero, which is persistence; the ridge penalty is worth PRIOR pseudo-samples per feature (scaled
  * by that feature's own spread, so it is unit-free), so the model leaves persistence only as fast as the data
- * justify. Old samples fade with a 30-day half-life so the weights follow seasons. A constant series has all
- * features and targets zero and is forecast exactly. Robustness: a sample far outside the recent error spread gets
- * a Huber weight and a weight of usual level / actual (capped at 4: the score is a relative error), and features
- * are clipped at CLIP times their typical size.
+ * justify. Old samples fade with a 60-day half-life so the weights follow seasons. A constant series has all
+ * targets zero, hence zero weights, and is forecast exactly. Robustness: a sample far outside the recent error
+ * spread gets a Huber weight and a weight of usual level / actual (capped at 4: the score is a relative error), and
+ * features are clipped at CLIP times their typical size.
  * Gaps: a missing value makes the features that need it 0 ("no information") and trains nothing on a missing
  * origin or target. Forecasts from a missing origin start from the last real value. CHASE_ENODATA only when no
- * real value is in the ring (the last 7 days and 48 steps).
- * Cost: update O(48 * 10^3) flops, predict O(48 * 10), state 7 days of samples (three rings) plus 48 * 140 doubles. */
+ * real value is in the ring (the last 4 weeks and 48 steps).
+ * Cost: update O(48 * 20^3) flops, predict O(48 * 20), state 4 weeks of samples plus 48 * 460 doubles. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,18 @@
 #include "forecast/history.h"
 #include "forecast/models.h"
 
-#define NF 10 /* features per horizon */
+#define NF_LAGS 12 /* features per horizon built from the past values ... */
+#define NF 20      /* ... followed by 8 of the target's time of day and of week */
+#define WEEKS 4    /* the time-of-week profile averages this many weeks; the sample ring holds them */
 #define HMAX CHASE_FORECAST_MAX_HORIZON
-#define HALF_LIFE_S (30.0 * 86400)
+#define HALF_LIFE_S (60.0 * 86400)
 #define EW_HALF_LIFE_S (7.0 * 86400)
 #define RESID_HALF_LIFE_S (7.0 * 86400)
 #define HUBER 1.0   /* errors beyond HUBER times the recent RMS error get weight HUBER * RMS / |error| */
 #define PRIOR 100.0 /* ridge strength in pseudo-samples */
+/* The ridge strength for the time-of-day and time-of-week terms: 8 intercepts of a typical change need firm
+ * evidence, or a short or drifting history fits them to noise. */
+#define CAL_PRIOR 1000.0
 #define Z80 1.2815515655446004
 #define TRIM_MIN 5 /* the 7-day profile drops its extremes when it has at least this many days */
 #define CLIP 6.0   /* features are clipped to CLIP times their typical size */
@@ -49,9 +55,9 @@ typedef struct horizon_model {
 } horizon_model_t;
 
 typedef struct chase_model {
-    chase_hist_t val; /* the samples */
-    chase_hist_t m24; /* mean of the real samples of the 24 h ending at each sample */
-    chase_hist_t ew;  /* slow moving average at each sample */
+    chase_hist_t val; /* the samples of the last WEEKS weeks */
+    chase_hist_t m24; /* mean of the real samples of the 24 h ending at each sample (only HMAX + 2 kept) */
+    chase_hist_t ew;  /* slow moving average at each sample (only HMAX + 2 kept) */
     long day;         /* steps per day */
     double sum24;
     long cnt24;
@@ -59,6 +65,11 @@ typedef struct chase_model {
     double lam, lam_ew, lam_r;
     horizon_model_t hm[HMAX];
 } chase_model_t;
+
+static size_t val_cap(int64_t step_s)
+{
+    return (size_t)(WEEKS * 7 * (86400 / step_s) + HMAX + 2);
+}
 
 static void *chase_create(int64_t step_s, const char *options, chase_err_t *err)
 {
@@ -76,9 +87,9 @@ static void *chase_create(int64_t step_s, const char *options, chase_err_t *err)
         return NULL;
     }
     m->day = (long)(86400 / step_s);
-    size_t cap = (size_t)(7 * m->day + HMAX + 2);
-    if (chase_hist_init(&m->val, cap, step_s) || chase_hist_init(&m->m24, cap, step_s) ||
-        chase_hist_init(&m->ew, cap, step_s)) {
+    /* The averages are read at origins up to HMAX steps back only. */
+    if (chase_hist_init(&m->val, val_cap(step_s), step_s) || chase_hist_init(&m->m24, HMAX + 2, step_s) ||
+        chase_hist_init(&m->ew, HMAX + 2, step_s)) {
         chase_hist_free(&m->val);
         chase_hist_free(&m->m24);
         chase_hist_free(&m->ew);
@@ -98,7 +109,7 @@ static double nz(double v)
     return isnan(v) ? 0.0 : v;
 }
 
-/* Mean of the real values among back(first + i*stride), i = 0..n-1 (n <= 7), without the largest and the smallest
+/* Mean of the real values among back(first + i*stride), i = 0..n-1, without the largest and the smallest
  * when there are at least TRIM_MIN: one spike in the last week then does not leak into a week of forecasts at that
  * time of day. NAN when there is no real value. */
 static double lag_mean(const chase_hist_t *h, long first, long stride, int n)
@@ -117,6 +128,15 @@ static double lag_mean(const chase_hist_t *h, long first, long stride, int n)
     if (c >= TRIM_MIN)
         return (s - lo - hi) / (c - 2);
     return c ? s / c : NAN;
+}
+
+/* Sine and cosine of the phase of time t in a cycle of period_s seconds. */
+static void phase(int64_t t, int64_t period_s, double *s, double *c)
+{
+    int64_t r = t % period_s;
+    double a = 2 * M_PI * (double)(r < 0 ? r + period_s : r) / (double)period_s;
+    *s = sin(a);
+    *c = cos(a);
 }
 
 /* Features of the k-step model at the origin o steps before the last sample, whose value is zo. Only samples at or
@@ -139,6 +159,27 @@ static void features(const chase_model_t *m, long o, int k, double zo, double *x
     x[7] = nz(chase_hist_back(h, o + kw * wk - k) - zo);
     x[8] = nz(chase_hist_back(&m->m24, o) - zo);
     x[9] = nz(chase_hist_back(&m->ew, o) - zo);
+    /* The time-of-week profile (the last WEEKS weeks at the target's time of week) relative to now and to the same
+     * profile at the origin: what the days of the week usually do, less noisy than a single week's lag. */
+    double week_target = lag_mean(h, o + kw * wk - k, wk, WEEKS);
+    x[10] = nz(week_target - zo);
+    x[11] = nz(week_target - lag_mean(h, o + kw * wk, wk, WEEKS));
+    /* Time of day and of week of the target, as the first two harmonics of each: the typical change from the
+     * origin to the target at that time (a weekday morning's rise, a Monday after a quiet Sunday), which the lags
+     * above, all anchored on the origin's own level, can only infer from a single noisy week. Harmonics rather than
+     * hour or weekday indicators: they need no time zone (a grid's day starts at its local midnight, not UTC's). */
+    int64_t tt = m->val.last_t + (int64_t)(k - o) * m->val.step_s;
+    double sd, cd, sw, cw;
+    phase(tt, 86400, &sd, &cd);
+    phase(tt, 7 * 86400, &sw, &cw);
+    x[12] = sd;
+    x[13] = cd;
+    x[14] = 2 * sd * cd;
+    x[15] = cd * cd - sd * sd;
+    x[16] = sw;
+    x[17] = cw;
+    x[18] = 2 * sw * cw;
+    x[19] = cw * cw - sw * sw;
 }
 
 /* Solves (A + ridge) w = b by Cholesky; leaves w unchanged if the system is not positive definite. */
@@ -147,7 +188,7 @@ static void ridge_solve(horizon_model_t *hm)
     double l[NF * NF], y[NF];
     memcpy(l, hm->a, sizeof l);
     for (int j = 0; j < NF; j++)
-        l[j * NF + j] += PRIOR * hm->a[j * NF + j] / hm->neff + 1e-9;
+        l[j * NF + j] += (j >= NF_LAGS ? CAL_PRIOR : PRIOR) * hm->a[j * NF + j] / hm->neff + 1e-9;
     for (int j = 0; j < NF; j++) {
         double s = l[j * NF + j];
         for (int p = 0; p < j; p++)
@@ -312,11 +353,13 @@ static void chase_destroy(void *state)
 
 size_t chase_model_chase_state_bytes(int64_t step_s)
 {
-    size_t cap = (size_t)(7 * (86400 / step_s) + HMAX + 2);
-    return sizeof(chase_model_t) + 3 * cap * sizeof(double);
+    return sizeof(chase_model_t) + (val_cap(step_s) + 2 * (HMAX + 2)) * sizeof(double);
 }
 
-const chase_forecaster_ops_t chase_model_chase = {
-    "chase",       "direct per-horizon ridge regression on recent, daily and weekly lags, learnt online (default)",
-    chase_create,  chase_observe,
-    chase_predict, chase_destroy};
+const chase_forecaster_ops_t chase_model_chase = {"chase",
+                                                  "direct per-horizon ridge regression on recent, daily and weekly "
+                                                  "lags and the time of day and week, learnt online (default)",
+                                                  chase_create,
+                                                  chase_observe,
+                                                  chase_predict,
+                                                  chase_destroy};
