@@ -241,8 +241,7 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         return rc;
     for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++) {
         L->ahead_rmse[j] = skill_rmse(&L->skill, j);
-        skill_expect(&L->skill, j, j < L->n_ahead ? L->ahead[j] : NAN, &L->ahead_expect[j],
-                     &L->ahead_expect_rmse[j]);
+        skill_expect(&L->skill, j, j < L->n_ahead ? L->ahead[j] : NAN, &L->ahead_expect[j], &L->ahead_expect_rmse[j]);
     }
     chase_period_t row = {.start = a, .ci_forecast = forecast_period(L, a, b)};
     size_t keep = (size_t)(cfg->history_s / (double)(L->hist.step_s > 0 ? L->hist.step_s : 1));

@@ -2,11 +2,11 @@
  *
  * It solves, at every period, the same programme as the oracle (lagrange.h) over the time left, with what it can
  * know: the forecast for this period; the forecaster's further samples, each as the distribution of the CI given
- * that forecast, from the record of forecasts at its horizon (measured by the loop); and,
- * for the rest of the time, the distribution of the CI observed over the past two weeks (a sorted window). The price of work mu that finishes
- * the remaining work by the deadline under that model picks this period's vertex; re-solving every period corrects
- * for the model's errors. A guard keeps the job feasible: if after this period the rest could not finish by the
- * deadline at full speed, the period runs faster. Without a known job size it paces the job at the budget's
+ * that forecast, from the record of forecasts at its horizon (kept by the loop); and, for the rest of the time,
+ * the distribution of the CI observed over the past two weeks (a sorted window). The price of work mu that
+ * finishes the remaining work by the deadline under that model picks this period's vertex; re-solving every period
+ * corrects for the model's errors. A guard keeps the job feasible: if after this period the rest could not finish
+ * by the deadline at full speed, the period runs faster. Without a known job size it paces the job at the budget's
  * throughput over a rolling day instead. */
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +18,6 @@
 
 #define WINDOW_S (14 * 86400.0)
 #define PACE_HORIZON_S 86400.0
-
 
 /* The CI expected at a forecast sample: centre + spread * (window value - window mean), over seconds secs. */
 typedef struct ahead {
@@ -141,8 +140,7 @@ static double ahead_work(const budget_t *b, double mu)
             if (s > 0) {
                 double thr = mu / s; /* periods with CI <= thr go at least as fast as vertex j */
                 if (a->spread > 0)
-                    frac = (double)upper_bound(b->sorted, b->n, b->mean + (thr - a->centre) / a->spread) /
-                           (double)b->n;
+                    frac = (double)upper_bound(b->sorted, b->n, b->mean + (thr - a->centre) / a->spread) / (double)b->n;
                 else
                     frac = a->centre <= thr;
             }
