@@ -1,9 +1,11 @@
 /* The control loop: accounting adds up, limits are restored on every path, no permission means observe-only. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "chase/control.h"
 #include "chase/simulate.h"
+#include "control/skill.h"
 #include "sim_fixtures.h"
 
 static chase_profile_t *prof;
@@ -333,9 +335,43 @@ static void test_signal_outage_runs_safe_policy(void)
     chase_trace_free(tr);
 }
 
+
+/* The skill record recalibrates forecasts: a forecaster that is biased and over-reacts is mapped onto the line its
+ * record shows, one that never varies says only the mean actual, and nothing is said before a record exists. */
+static void test_skill_recalibrates(void)
+{
+    skill_t *s = malloc(sizeof *s);
+    CHECK(s != NULL);
+    skill_init(s);
+    double e, r;
+    CHECK(skill_expect(s, 0, 100, &e, &r) == -1 && isnan(e) && isnan(r));
+    const int64_t step = 3600;
+    for (int64_t k = 0; k < 200; k++) {
+        double actual = 200 + 50 * sin((double)k * 0.7);
+        double fc[2] = {40 + 2 * actual, 300}; /* horizon 0: biased, twice the swing; horizon 1: a constant */
+        skill_forecasts(s, fc, 2, k * step, step);
+        skill_actual(s, k * step, actual);
+    }
+    /* Horizon 0: a forecast of 40 + 2 * 230 means an actual of 230, without error. */
+    CHECK(skill_expect(s, 0, 40 + 2 * 230.0, &e, &r) == 0);
+    CHECK_NEAR(e, 230, 1e-6);
+    CHECK(r < 1e-6);
+    CHECK(skill_rmse(s, 0) > 20); /* while its raw error is large */
+    /* Horizon 1, a constant forecast, is scored against the actuals one step later. */
+    double mean = 0;
+    for (int64_t k = 0; k < 200; k++)
+        mean += 200 + 50 * sin((double)k * 0.7);
+    mean /= 200;
+    CHECK(skill_expect(s, 1, 300, &e, &r) == 0);
+    CHECK(fabs(e - mean) < 10); /* the constant says only about the recent mean actual */
+    CHECK(r > 30 && r < 40);    /* and its error is the actual's spread (50 / sqrt 2) */
+    free(s);
+}
+
 int main(void)
 {
     prof = fixture_profile();
+    RUN(test_skill_recalibrates);
     RUN(test_accounting_and_restore);
     RUN(test_no_permission_is_observe_only);
     RUN(test_gpu_lost_still_restores);

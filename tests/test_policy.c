@@ -114,6 +114,59 @@ static void test_budget_keeps_its_budget(void)
     }
 }
 
+
+/* budget plans with what the record says a forecast means: the same raw forecasts, recalibrated to a cleaner or a
+ * dirtier future, make it slower or faster now; without a recalibration it falls back on the raw forecasts. */
+static double budget_limit_now(const chase_hull_t *hull, const double *expect)
+{
+    enum { PAST = 14 * 24, AHEAD = 48 };
+    static double past[PAST], ahead[AHEAD], rmse[AHEAD], e_rmse[AHEAD];
+    for (size_t i = 0; i < PAST; i++)
+        past[i] = 200 + 100 * sin((double)i * 2 * M_PI / 24);
+    for (size_t j = 0; j < AHEAD; j++) {
+        ahead[j] = 200;
+        rmse[j] = 10;
+        e_rmse[j] = 10;
+    }
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    pp.budget_pct = 10;
+    chase_policy_t *pol;
+    CHECK(chase_policy_create("budget", &pp, &pol, NULL) == CHASE_OK);
+    double t = PAST * 3600.0;
+    chase_policy_ctx_t ctx = {.t = t, .period_s = 3600, .ci_forecast = 200, .ci_past = past, .n_past = PAST,
+                              .ci_past_step_s = 3600, .ci_past_t0 = 0, .ci_ahead = ahead, .n_ahead = AHEAD,
+                              .ci_ahead_step_s = 3600, .ci_ahead_t0 = (int64_t)t + 3600, .ci_ahead_rmse = rmse,
+                              .ci_ahead_expect = expect, .ci_ahead_expect_rmse = expect ? e_rmse : NULL,
+                              .work_done = 0, .work_total = 48, .job_start = t, .hull = hull, .profile = prof};
+    ctx.deadline = policy_deadline(prof, t, 48, 10);
+    chase_setting_t st;
+    CHECK(chase_policy_decide(pol, &ctx, &st, NULL) == CHASE_OK);
+    double pl = 0;
+    for (int i = 0; i < st.n; i++)
+        pl += st.share[i] * st.pl_w[i];
+    chase_policy_free(pol);
+    return pl;
+}
+
+static void test_budget_uses_recalibrated_forecasts(void)
+{
+    chase_hull_t hull;
+    CHECK(chase_hull_build(prof, &hull, NULL) == CHASE_OK);
+    double clean[48], dirty[48];
+    for (size_t j = 0; j < 48; j++) {
+        clean[j] = 20;
+        dirty[j] = 1000;
+    }
+    double pl_clean = budget_limit_now(&hull, clean), pl_dirty = budget_limit_now(&hull, dirty);
+    double pl_raw = budget_limit_now(&hull, NULL);
+    CHECK(pl_clean < pl_dirty);
+    CHECK(pl_clean <= pl_raw && pl_raw <= pl_dirty);
+    CHECK_NEAR(pl_dirty, hull.v[0].pl_w, 1e-9); /* a much dirtier future than now: full speed now */
+    CHECK_NEAR(pl_clean, hull.v[hull.n - 1].pl_w, 1e-9); /* a much cleaner one: the most efficient limit */
+    chase_hull_free(&hull);
+}
+
 static void test_static_limit(void)
 {
     /* Unit time at 250 W is 1/0.98 h: 2.04 % slower than 300 W. A 1 % budget must stop above 250 W. */
@@ -228,6 +281,7 @@ int main(void)
     RUN(test_zero_budget_is_max);
     RUN(test_oracle_is_a_bound);
     RUN(test_budget_keeps_its_budget);
+    RUN(test_budget_uses_recalibrated_forecasts);
     RUN(test_static_limit);
     RUN(test_chase_rule);
     RUN(test_lagrange);

@@ -27,6 +27,9 @@ typedef struct chase_policy_ctx {
     int64_t ci_ahead_step_s;
     int64_t ci_ahead_t0;        /* time of ci_ahead[0] */
     const double *ci_ahead_rmse; /* the forecaster's measured RMS error by horizon (NAN: no track record yet) */
+    const double *ci_ahead_expect; /* each forecast recalibrated on its horizon's record: the least-squares line of
+                                      past actuals on past forecasts, at this forecast (may be NULL; NAN: no record) */
+    const double *ci_ahead_expect_rmse; /* RMS error of ci_ahead_expect by horizon (NAN: no record) */
     double work_done;           /* units done before t */
     double work_total;          /* units of the whole job, or NAN when unknown */
     double job_start;

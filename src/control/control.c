@@ -72,6 +72,7 @@ typedef struct loop {
     int score_ahead; /* forecast after every observation (the policy plans with the horizon) */
     /* The forecaster's latest prediction, made after the last observation, and its skill so far. */
     double ahead[CHASE_FORECAST_MAX_HORIZON], ahead_rmse[CHASE_FORECAST_MAX_HORIZON];
+    double ahead_expect[CHASE_FORECAST_MAX_HORIZON], ahead_expect_rmse[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
     int64_t ahead_t0;
     skill_t skill;
@@ -238,8 +239,10 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     int rc = update_history(L, now, err);
     if (rc)
         return rc;
-    for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++)
+    for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++) {
         L->ahead_rmse[j] = skill_rmse(&L->skill, j);
+        skill_expect(&L->skill, j, j < L->n_ahead ? L->ahead[j] : NAN, &L->ahead_expect[j], &L->ahead_expect_rmse[j]);
+    }
     chase_period_t row = {.start = a, .ci_forecast = forecast_period(L, a, b)};
     size_t keep = (size_t)(cfg->history_s / (double)(L->hist.step_s > 0 ? L->hist.step_s : 1));
     size_t from = L->hist.n > keep ? L->hist.n - keep : 0;
@@ -256,6 +259,8 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .ci_ahead_step_s = L->hist.step_s,
         .ci_ahead_t0 = L->ahead_t0,
         .ci_ahead_rmse = L->ahead_rmse,
+        .ci_ahead_expect = L->ahead_expect,
+        .ci_ahead_expect_rmse = L->ahead_expect_rmse,
         .work_done = L->job->ops->work_done(L->job->self),
         .work_total = cfg->work_total,
         .job_start = t0,

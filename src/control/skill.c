@@ -13,7 +13,7 @@ void skill_init(skill_t *s)
     for (size_t i = 0; i < SKILL_SLOTS; i++)
         s->slot_t[i] = INT64_MIN;
     for (size_t j = 0; j < CHASE_FORECAST_MAX_HORIZON; j++)
-        s->mse[j] = s->count[j] = 0;
+        s->mse[j] = s->count[j] = s->mean_f[j] = s->mean_a[j] = s->var_f[j] = s->cov_fa[j] = s->var_a[j] = 0;
 }
 
 static size_t slot_of(const skill_t *s, int64_t t)
@@ -59,6 +59,13 @@ void skill_actual(skill_t *s, int64_t t, double ci)
         /* A plain mean at first, then exponential forgetting. */
         double w = fmax(1 / s->count[h], SKILL_DECAY);
         s->mse[h] += w * (e2 - s->mse[h]);
+        /* The same weights for the moments of the regression of the actual on the forecast. */
+        double df = f - s->mean_f[h], da = ci - s->mean_a[h];
+        s->mean_f[h] += w * df;
+        s->mean_a[h] += w * da;
+        s->var_f[h] = (1 - w) * (s->var_f[h] + w * df * df);
+        s->cov_fa[h] = (1 - w) * (s->cov_fa[h] + w * df * da);
+        s->var_a[h] = (1 - w) * (s->var_a[h] + w * da * da);
     }
     s->slot_t[k] = INT64_MIN;
 }
@@ -68,4 +75,17 @@ double skill_rmse(const skill_t *s, size_t j)
     if (j >= CHASE_FORECAST_MAX_HORIZON || s->count[j] < SKILL_MIN_COUNT)
         return NAN;
     return sqrt(s->mse[j]);
+}
+
+int skill_expect(const skill_t *s, size_t j, double f, double *expect, double *rmse)
+{
+    *expect = *rmse = NAN;
+    if (j >= CHASE_FORECAST_MAX_HORIZON || s->count[j] < SKILL_MIN_COUNT || !isfinite(f))
+        return -1;
+    /* A forecast that never varied says nothing beyond the mean actual. */
+    double slope = s->var_f[j] > 0 ? s->cov_fa[j] / s->var_f[j] : 0;
+    double resid = s->var_a[j] - slope * s->cov_fa[j];
+    *expect = s->mean_a[j] + slope * (f - s->mean_f[j]);
+    *rmse = sqrt(resid > 0 ? resid : 0);
+    return 0;
 }
