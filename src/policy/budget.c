@@ -38,6 +38,7 @@ typedef struct budget {
     /* This decision's forecasts beyond the current period, as distributions (see ahead_load). */
     ahead_t ahead[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
+    double mu_prev; /* the last price solved for, where the next search starts */
 } budget_t;
 
 static void *budget_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -217,21 +218,33 @@ static double plan_work(const budget_t *b, double mu, double ci_now, double now_
     return now_s * x_now + ahead_work(b, mu) + rest_s * window_mean_x(b, mu);
 }
 
-/* The price of work that finishes work_left by the horizon under the model. */
-static double solve_mu(const budget_t *b, double ci, double now_s, double rest_s, double work_left)
+/* The price of work that finishes work_left by the horizon under the model. The search starts from the last
+ * period's price (prices move slowly) and stops at a relative precision of 1e-4, finer than any CI threshold
+ * it sets. */
+static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, double work_left)
 {
-    double lo = 0, hi = 1;
     if (plan_work(b, 0, ci, now_s, rest_s) >= work_left)
         return 0;
-    while (plan_work(b, hi, ci, now_s, rest_s) < work_left && hi < 1e300)
-        hi *= 4;
-    for (int it = 0; it < 100 && hi - lo > 1e-9 * hi; it++) {
-        double mid = lo > 0 ? sqrt(lo * hi) : hi / 2;
+    double lo = 0, hi = b->mu_prev > 0 ? b->mu_prev : 1;
+    while (plan_work(b, hi, ci, now_s, rest_s) < work_left && hi < 1e300) {
+        lo = hi;
+        hi *= 2;
+    }
+    if (lo == 0) { /* hi is enough: bracket from below */
+        lo = hi / 2;
+        while (lo > 1e-300 && plan_work(b, lo, ci, now_s, rest_s) >= work_left) {
+            hi = lo;
+            lo /= 2;
+        }
+    }
+    for (int it = 0; it < 60 && hi - lo > 1e-4 * hi; it++) {
+        double mid = sqrt(lo * hi);
         if (plan_work(b, mid, ci, now_s, rest_s) >= work_left)
             hi = mid;
         else
             lo = mid;
     }
+    b->mu_prev = hi;
     return hi;
 }
 
