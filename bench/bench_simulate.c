@@ -103,7 +103,7 @@ static void speed_check(const chase_profile_t *prof, const char *path, const cha
     s.params.budget_pct = 2.5;
     /* The longest job every policy finishes inside the year: the slowest one (chase) sets the size. */
     double span = (double)chase_trace_end(tr) - s.start - 86400;
-    s.work = span / 1.25 * prof->pts[prof->n - 1].throughput;
+    s.work = span / 1.25 * chase_profile_top_throughput(prof);
     double times[7];
     for (int rep = 0; rep < 7; rep++) {
         double t0 = now_s();
@@ -123,7 +123,7 @@ static void speed_check(const chase_profile_t *prof, const char *path, const cha
             }
     printf("\nspeed: %s, %.0f h of job at hourly periods through max, fixed:250, static, chase, budget, oracle "
            "(%s forecaster): median %.4f s over 7 runs (min %.4f, max %.4f)\n",
-           tr->name, s.work / prof->pts[prof->n - 1].throughput / 3600, forecaster, times[3], times[0], times[6]);
+           tr->name, s.work / chase_profile_top_throughput(prof) / 3600, forecaster, times[3], times[0], times[6]);
     chase_trace_free(tr);
 }
 
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
-            double x_max = prof->pts[prof->n - 1].throughput, t_slowest = 1.25; /* chase may run 25 % slower */
+            double x_max = chase_profile_top_throughput(prof), t_slowest = 1.25; /* chase may run 25 % slower */
             double history = 7 * 86400, trace_len = (double)(chase_trace_end(tr) - tr->start);
             if (trace_len < history * 2)
                 history = 0;

@@ -66,6 +66,9 @@ int chase_profile_read_zeus_csv(const char *path, const char *workload, chase_pr
 double chase_profile_min_pl(const chase_profile_t *p);
 double chase_profile_max_pl(const chase_profile_t *p);
 
+/* Throughput at the highest measured limit: the `max` baseline every slowdown is measured against. */
+double chase_profile_top_throughput(const chase_profile_t *p);
+
 /* Throughput and power at limit pl_w, linearly interpolated in time and energy per unit between measured limits;
  * CHASE_ERANGE outside the measured range. */
 int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, double *power_w);

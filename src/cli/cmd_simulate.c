@@ -368,10 +368,10 @@ int chase_cmd_simulate(int argc, char **argv)
         goto out;
     }
     double work = o.epochs > 0 ? o.epochs
-                  : o.hours > 0 ? o.hours * 3600 * prof->pts[prof->n - 1].throughput
+                  : o.hours > 0 ? o.hours * 3600 * chase_profile_top_throughput(prof)
                   : !strcmp(prof->unit, "epoch") ? 90
-                  : 72 * 3600 * prof->pts[prof->n - 1].throughput;
-    double t_max = work / prof->pts[prof->n - 1].throughput;
+                  : 72 * 3600 * chase_profile_top_throughput(prof);
+    double t_max = work / chase_profile_top_throughput(prof);
     /* Worst case any policy can take: the slowest measured limit the whole way. */
     double t_worst = work / prof->pts[0].throughput;
     for (size_t i = 0; i < prof->n; i++)
@@ -468,7 +468,7 @@ int chase_cmd_simulate(int argc, char **argv)
     char a[32], note[200];
     chase_time_format(start, a, sizeof a);
     printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
-           work == 1 ? "" : "s", t_max / 3600, prof->pts[prof->n - 1].pl_w, o.gpus, o.gpus > 1 ? "s" : "");
+           work == 1 ? "" : "s", t_max / 3600, chase_profile_max_pl(prof), o.gpus, o.gpus > 1 ? "s" : "");
     printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
            o.params.budget_pct);
     snprintf(note, sizeof note, "Budget applies to static, budget and oracle.");

@@ -266,7 +266,7 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .job_start = t0,
         .deadline = isfinite(cfg->budget_pct) && isfinite(cfg->work_total)
                         ? t0 + (1 + cfg->budget_pct / 100) * cfg->work_total /
-                                   L->profile->pts[L->profile->n - 1].throughput
+                                   chase_profile_top_throughput(L->profile)
                         : INFINITY,
         .hull = &L->hull,
         .profile = L->profile,

@@ -18,7 +18,7 @@ void chase_sim_spec_init(chase_sim_spec_t *spec)
 
 double chase_sim_baseline_time(const chase_sim_spec_t *spec)
 {
-    return spec->work / spec->profile->pts[spec->profile->n - 1].throughput;
+    return spec->work / chase_profile_top_throughput(spec->profile);
 }
 
 static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **out, chase_err_t *err)

@@ -260,7 +260,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
     if (window_update(b, ctx) != CHASE_OK)
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
 
-    double x_max = policy_max_throughput(ctx->profile), work_left, time_left;
+    double x_max = chase_profile_top_throughput(ctx->profile), work_left, time_left;
     int hard = isfinite(ctx->work_total);
     if (hard) {
         double deadline = policy_deadline(ctx->profile, ctx->job_start, ctx->work_total, b->budget_pct);

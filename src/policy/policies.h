@@ -14,8 +14,6 @@ extern const chase_policy_ops_t chase_policy_oracle;
 /* A setting of one limit for the whole period. */
 void policy_setting_single(chase_setting_t *out, double pl_w);
 
-/* Throughput at the profile's top limit: the `max` baseline every budget is measured against. */
-double policy_max_throughput(const chase_profile_t *profile);
 
 /* The limit the static policy picks: least energy per unit within budget_pct of the top limit's time. */
 double policy_static_limit(const chase_profile_t *profile, double budget_pct);

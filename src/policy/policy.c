@@ -94,12 +94,8 @@ void policy_setting_single(chase_setting_t *out, double pl_w)
     out->share[1] = 0;
 }
 
-double policy_max_throughput(const chase_profile_t *profile)
-{
-    return profile->pts[profile->n - 1].throughput;
-}
 
 double policy_deadline(const chase_profile_t *profile, double start, double work, double budget_pct)
 {
-    return start + (1 + budget_pct / 100) * work / policy_max_throughput(profile);
+    return start + (1 + budget_pct / 100) * work / chase_profile_top_throughput(profile);
 }

@@ -39,7 +39,7 @@ static void unit_cost(const chase_profile_t *p, double w, double *t, double *e)
 
 double policy_static_limit(const chase_profile_t *p, double budget_pct)
 {
-    double t_max = 1 / policy_max_throughput(p), t_allowed = t_max * (1 + budget_pct / 100) * (1 + 1e-12);
+    double t_max = 1 / chase_profile_top_throughput(p), t_allowed = t_max * (1 + budget_pct / 100) * (1 + 1e-12);
     double best_w = chase_profile_max_pl(p), best_e = INFINITY;
     for (size_t i = 0; i < p->n; i++) {
         double t, e;

@@ -110,3 +110,5 @@ int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, 
         *power_w = e / t;
     return CHASE_OK;
 }
+
+double chase_profile_top_throughput(const chase_profile_t *p) { return p->pts[p->n - 1].throughput; }
