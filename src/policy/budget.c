@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chase/forecast.h"
+#include "policy/ci_window.h"
 #include "policy/lagrange.h"
 #include "policy/policies.h"
 
@@ -24,17 +25,15 @@
 /* The CI expected at a forecast sample: centre + spread * (window value - window mean), over seconds secs. */
 typedef struct ahead {
     double centre, spread, secs;
+    double inv_spread; /* 1 / spread, or 0 for a point forecast */
 } ahead_t;
 
 typedef struct budget {
     double budget_pct;
     int ready;
     lagrange_t lg;
-    /* Past CI: values in arrival order (a ring) and the same values sorted. */
-    double *ring, *sorted;
-    size_t cap, n, head;
-    int64_t last_t;
-    double mean; /* of the window */
+    ci_window_t win; /* the CI of the past WINDOW_S */
+    double mean;     /* of the window */
     /* This decision's forecasts beyond the current period, as distributions (see ahead_load). */
     ahead_t ahead[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
@@ -54,97 +53,45 @@ static void *budget_create(const chase_policy_params_t *params, const char *arg,
     budget_t *b = calloc(1, sizeof *b);
     if (b) {
         b->budget_pct = params->budget_pct;
-        b->last_t = INT64_MIN;
+        ci_window_init(&b->win, WINDOW_S);
     }
     return b;
 }
 
-/* Index of the first sorted value > v. */
-static size_t upper_bound(const double *a, size_t n, double v)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static void window_add(budget_t *b, double v)
-{
-    if (b->n == b->cap) { /* drop the oldest */
-        double old = b->ring[b->head];
-        size_t i = upper_bound(b->sorted, b->n, old) - 1;
-        memmove(b->sorted + i, b->sorted + i + 1, (b->n - i - 1) * sizeof *b->sorted);
-        b->n--;
-        b->ring[b->head] = v;
-        b->head = (b->head + 1) % b->cap;
-    } else {
-        b->ring[(b->head + b->n) % b->cap] = v;
-    }
-    size_t i = upper_bound(b->sorted, b->n, v);
-    memmove(b->sorted + i + 1, b->sorted + i, (b->n - i) * sizeof *b->sorted);
-    b->sorted[i] = v;
-    b->n++;
-}
-
-/* Takes in the samples of ctx->ci_past newer than those already seen. */
-static int window_update(budget_t *b, const chase_policy_ctx_t *ctx)
-{
-    if (!ctx->ci_past || ctx->n_past == 0 || ctx->ci_past_step_s <= 0)
-        return CHASE_OK;
-    if (!b->ring) {
-        b->cap = (size_t)(WINDOW_S / (double)ctx->ci_past_step_s);
-        if (b->cap < 1)
-            b->cap = 1;
-        b->ring = malloc(b->cap * sizeof *b->ring);
-        b->sorted = malloc(b->cap * sizeof *b->sorted);
-        if (!b->ring || !b->sorted)
-            return CHASE_ENOMEM;
-    }
-    for (size_t i = 0; i < ctx->n_past; i++) {
-        int64_t t = ctx->ci_past_t0 + (int64_t)i * ctx->ci_past_step_s;
-        if (t <= b->last_t || isnan(ctx->ci_past[i]))
-            continue;
-        window_add(b, ctx->ci_past[i]);
-        b->last_t = t;
-    }
-    return CHASE_OK;
-}
-
 /* Mean throughput over the window's CI distribution at price mu. */
-static double window_mean_x(const budget_t *b, double mu)
+static double window_mean_x(budget_t *b, double mu)
 {
     const chase_hull_t *h = b->lg.hull;
     double x = h->v[h->n - 1].x;
     for (size_t j = 0; j + 1 < h->n; j++) {
         double s = b->lg.slope[j];
         /* Periods with CI <= mu / slope go at least as fast as vertex j. */
-        double frac = s > 0 ? (double)upper_bound(b->sorted, b->n, mu / s) / (double)b->n : 1;
+        double frac = s > 0 ? (double)ci_window_rank(&b->win, mu / s, 0) / (double)b->win.n : 1;
         x += (h->v[j].x - h->v[j + 1].x) * frac;
     }
     return x;
 }
 
 /* Work done over the forecast samples at price mu: each sample's CI is its centre plus the window's deviations
- * from its mean scaled by the sample's spread. */
-static double ahead_work(const budget_t *b, double mu)
+ * from its mean scaled by the sample's spread. The thresholds mu / slope[j] increase with j (slopes decrease), so
+ * each sample's search in the sorted window starts where the previous segment's ended. */
+static double ahead_work(budget_t *b, double mu)
 {
     const chase_hull_t *h = b->lg.hull;
-    double w = 0;
+    size_t nseg = h->n - 1;
+    double w = 0, inv_n = 1.0 / (double)b->win.n;
     for (size_t k = 0; k < b->n_ahead; k++) {
         const ahead_t *a = &b->ahead[k];
         double x = h->v[h->n - 1].x;
-        for (size_t j = 0; j + 1 < h->n; j++) {
-            double s = b->lg.slope[j], frac = 1;
+        size_t rank = 0;
+        for (size_t j = 0; j < nseg; j++) {
+            double frac = 1, s = b->lg.slope[j];
             if (s > 0) {
                 double thr = mu / s; /* periods with CI <= thr go at least as fast as vertex j */
-                if (a->spread > 0)
-                    frac = (double)upper_bound(b->sorted, b->n, b->mean + (thr - a->centre) / a->spread) / (double)b->n;
-                else
+                if (a->spread > 0) {
+                    rank = ci_window_rank(&b->win, b->mean + (thr - a->centre) * a->inv_spread, rank);
+                    frac = (double)rank * inv_n;
+                } else
                     frac = a->centre <= thr;
             }
             x += (h->v[j].x - h->v[j + 1].x) * frac;
@@ -152,19 +99,6 @@ static double ahead_work(const budget_t *b, double mu)
         w += a->secs * x;
     }
     return w;
-}
-
-/* Mean and variance of the CI in the window. */
-static void window_moments(const budget_t *b, double *mean, double *var)
-{
-    double m = 0, v = 0;
-    for (size_t i = 0; i < b->n; i++)
-        m += b->sorted[i];
-    m = b->n ? m / (double)b->n : 0;
-    for (size_t i = 0; i < b->n; i++)
-        v += (b->sorted[i] - m) * (b->sorted[i] - m);
-    *mean = m;
-    *var = b->n > 1 ? v / (double)(b->n - 1) : 0;
 }
 
 /* Takes the forecasts that fall in [from, to) as distributions of the CI given the forecast: a centre, and the
@@ -183,7 +117,7 @@ static void window_moments(const budget_t *b, double *mean, double *var)
 static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from, double to)
 {
     double var;
-    window_moments(b, &b->mean, &var);
+    ci_window_moments(&b->win, &b->mean, &var);
     double cum = 0;
     b->n_ahead = 0;
     for (size_t j = 0; j < ctx->n_ahead && j < CHASE_FORECAST_MAX_HORIZON; j++) {
@@ -200,50 +134,85 @@ static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from
         if (isfinite(expect) && isfinite(e_rmse) && var > 0) {
             s->centre = expect;
             s->spread = fmin(1, SPREAD_SHARE * e_rmse * e_rmse / var);
+            s->inv_spread = s->spread > 0 ? 1 / s->spread : 0;
             continue;
         }
         double rmse = ctx->ci_ahead_rmse ? ctx->ci_ahead_rmse[j] : NAN;
         double trust = isfinite(rmse) && var > 0 ? fmax(0, 1 - rmse * rmse / var) : 0;
         s->centre = b->mean + sqrt(trust) * (c - b->mean);
         s->spread = 1 - trust;
+        s->inv_spread = s->spread > 0 ? 1 / s->spread : 0;
     }
     return cum;
 }
 
 /* Work by the horizon at price mu: this period at its forecast, then the forecast samples, then the rest of the
  * time at the window's distribution. */
-static double plan_work(const budget_t *b, double mu, double ci_now, double now_s, double rest_s)
+static double plan_work(budget_t *b, double mu, double ci_now, double now_s, double rest_s)
 {
     double x_now = ci_now > 0 ? lagrange_x(&b->lg, mu / ci_now) : b->lg.hull->v[0].x;
     return now_s * x_now + ahead_work(b, mu) + rest_s * window_mean_x(b, mu);
 }
 
-/* The price of work that finishes work_left by the horizon under the model. The search starts from the last
- * period's price (prices move slowly) and stops at a relative precision of 1e-4, finer than any CI threshold
- * it sets. */
+/* The price of work that finishes work_left by the horizon under the model: the least mu with planned work >=
+ * work_left, to a relative precision of 1e-4 (finer than any CI threshold it sets). The planned work is monotone
+ * in mu. Prices move slowly, so the search brackets the root from the last period's price outwards, 5 % first,
+ * then doubling the step; inside the bracket it interpolates in log mu (regula falsi, with the Illinois halving so
+ * that a stuck end still moves, and a bisection whenever that fails to halve the bracket). About 7 evaluations a
+ * decision where bisection took 16. */
 static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, double work_left)
 {
     if (plan_work(b, 0, ci, now_s, rest_s) >= work_left)
         return 0;
-    double lo = 0, hi = b->mu_prev > 0 ? b->mu_prev : 1;
-    while (plan_work(b, hi, ci, now_s, rest_s) < work_left && hi < 1e300) {
-        lo = hi;
-        hi *= 2;
-    }
-    if (lo == 0) { /* hi is enough: bracket from below */
-        lo = hi / 2;
-        while (lo > 1e-300 && plan_work(b, lo, ci, now_s, rest_s) >= work_left) {
+    double start = b->mu_prev > 0 ? b->mu_prev : 1;
+    double g_start = plan_work(b, start, ci, now_s, rest_s) - work_left;
+    double lo = start, hi = start, g_lo = g_start, g_hi = g_start, f = 1.05;
+    if (g_start >= 0) { /* the root is at or below start */
+        do {
             hi = lo;
-            lo /= 2;
+            g_hi = g_lo;
+            lo = hi / f;
+            f *= f;
+            g_lo = plan_work(b, lo, ci, now_s, rest_s) - work_left;
+        } while (g_lo >= 0 && lo > 1e-300);
+        if (g_lo >= 0) {
+            b->mu_prev = lo;
+            return lo;
         }
+    } else {
+        do {
+            lo = hi;
+            g_lo = g_hi;
+            hi = lo * f;
+            f *= f;
+            g_hi = plan_work(b, hi, ci, now_s, rest_s) - work_left;
+        } while (g_hi < 0 && hi < 1e300);
     }
-    for (int it = 0; it < 60 && hi - lo > 1e-4 * hi; it++) {
-        double mid = sqrt(lo * hi);
-        if (plan_work(b, mid, ci, now_s, rest_s) >= work_left)
-            hi = mid;
-        else
-            lo = mid;
+    /* g_lo < 0 <= g_hi */
+    double llo = log(lo), lhi = log(hi), wlo = g_lo, whi = g_hi;
+    int kept = 0, bisect = 0; /* kept: the end the last step kept (-1 lo, +1 hi) */
+    for (int it = 0; it < 100 && lhi - llo > 1e-4; it++) {
+        double width = lhi - llo, mid = 0.5 * (llo + lhi);
+        double lm = bisect ? mid : llo + width * -wlo / (whi - wlo);
+        if (!(lm > llo && lm < lhi))
+            lm = mid;
+        double gm = plan_work(b, exp(lm), ci, now_s, rest_s) - work_left;
+        if (gm >= 0) {
+            lhi = lm;
+            whi = gm;
+            if (kept == -1)
+                wlo *= 0.5;
+            kept = -1;
+        } else {
+            llo = lm;
+            wlo = gm;
+            if (kept == 1)
+                whi *= 0.5;
+            kept = 1;
+        }
+        bisect = lhi - llo > 0.5 * width;
     }
+    hi = exp(lhi);
     b->mu_prev = hi;
     return hi;
 }
@@ -257,7 +226,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
             return chase_err_set(err, CHASE_ENOMEM, "out of memory");
         b->ready = 1;
     }
-    if (window_update(b, ctx) != CHASE_OK)
+    if (ci_window_update(&b->win, ctx) != CHASE_OK)
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
 
     double x_max = chase_profile_top_throughput(ctx->profile), work_left, time_left;
@@ -280,7 +249,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
     rest_s -= ahead_load(b, ctx, ctx->t + now_s, ctx->t + time_left);
     double ci = ctx->ci_forecast;
     double x_now;
-    if (b->n == 0 || isnan(ci)) {
+    if (b->win.n == 0 || isnan(ci)) {
         /* Nothing known about the grid yet: pace evenly, the carbon-blind optimum. */
         x_now = work_left / time_left;
     } else {
@@ -301,11 +270,10 @@ static void budget_destroy(void *state)
 {
     budget_t *b = state;
     lagrange_free(&b->lg);
-    free(b->ring);
-    free(b->sorted);
+    ci_window_free(&b->win);
     free(b);
 }
 
 const chase_policy_ops_t chase_policy_budget = {
     "budget", "chase's own: least carbon within a slowdown budget (--budget PCT), re-planned every period",
-    budget_create, budget_decide, budget_destroy, 1};
+    budget_create, budget_decide, budget_destroy, CHASE_FORECAST_AHEAD};
