@@ -55,13 +55,21 @@ typedef struct chase_policy_params {
     const chase_trace_t *truth; /* oracle: the whole true trace (perfect knowledge) */
 } chase_policy_params_t;
 
+/* What a policy reads of the forecaster. */
+typedef enum chase_forecast_use {
+    CHASE_FORECAST_NONE = 0, /* nothing: a simulation runs no forecaster for it (ci_forecast is the last value) */
+    CHASE_FORECAST_PERIOD,   /* ci_forecast, the forecast of the period being decided */
+    CHASE_FORECAST_AHEAD     /* also ci_ahead: the loop then forecasts after every observation and scores each
+                                horizon */
+} chase_forecast_use_t;
+
 typedef struct chase_policy_ops {
     const char *name;
     const char *summary;
     void *(*create)(const chase_policy_params_t *params, const char *arg, chase_err_t *err);
     int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
     void (*destroy)(void *state);
-    int uses_ahead; /* reads ci_ahead: the loop then forecasts after every observation and scores each horizon */
+    chase_forecast_use_t forecast_use;
 } chase_policy_ops_t;
 
 typedef struct chase_policy chase_policy_t;
@@ -80,6 +88,9 @@ int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_
 
 /* Whether the policy reads the forecaster's further samples (ci_ahead and their errors). */
 int chase_policy_uses_ahead(const chase_policy_t *p);
+
+/* What the policy reads of the forecaster (CHASE_FORECAST_NONE: a simulation need not run one). */
+chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p);
 
 /* The registered policies, NULL-terminated. */
 const chase_policy_ops_t *const *chase_policy_list(void);

@@ -49,7 +49,9 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
     int rc;
     if ((rc = chase_policy_create(policy, &params, &pol, err)) != CHASE_OK)
         goto out;
-    if ((rc = make_forecaster(spec, &fc, err)) != CHASE_OK)
+    /* A policy that reads no forecast gets none: the default model's online learning is most of a simulation's
+     * time. The loop then reports the last known value as the period's forecast. */
+    if (chase_policy_forecast_use(pol) != CHASE_FORECAST_NONE && (rc = make_forecaster(spec, &fc, err)) != CHASE_OK)
         goto out;
     if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
         goto out;

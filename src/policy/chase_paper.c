@@ -82,4 +82,4 @@ static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_settin
 
 const chase_policy_ops_t chase_policy_chase = {
     "chase", "the paper's Eq. 6: weighs carbon (eta) against time at MaxPower and MaxCI, per period",
-    chase_create, chase_decide, free, 0};
+    chase_create, chase_decide, free, CHASE_FORECAST_PERIOD};

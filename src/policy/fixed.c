@@ -41,4 +41,4 @@ static int fixed_decide(void *state, const chase_policy_ctx_t *ctx, chase_settin
 }
 
 const chase_policy_ops_t chase_policy_fixed = {"fixed", "one given power limit all the time (fixed:W)",
-                                               fixed_create, fixed_decide, free, 0};
+                                               fixed_create, fixed_decide, free, CHASE_FORECAST_NONE};

@@ -22,4 +22,4 @@ static int max_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_
 }
 
 const chase_policy_ops_t chase_policy_max = {"max", "the GPU's top power limit all the time (the baseline)",
-                                             max_create, max_decide, free, 0};
+                                             max_create, max_decide, free, CHASE_FORECAST_NONE};

@@ -151,4 +151,4 @@ static void oracle_destroy(void *state)
 
 const chase_policy_ops_t chase_policy_oracle = {
     "oracle", "the offline optimum knowing the whole trace, under the same budget (the bound; simulation only)",
-    oracle_create, oracle_decide, oracle_destroy, 0};
+    oracle_create, oracle_decide, oracle_destroy, CHASE_FORECAST_NONE};

@@ -65,7 +65,9 @@ void chase_policy_free(chase_policy_t *p)
 
 const char *chase_policy_name(const chase_policy_t *p) { return p->name; }
 
-int chase_policy_uses_ahead(const chase_policy_t *p) { return p->ops->uses_ahead; }
+int chase_policy_uses_ahead(const chase_policy_t *p) { return p->ops->forecast_use == CHASE_FORECAST_AHEAD; }
+
+chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p) { return p->ops->forecast_use; }
 
 int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
 {

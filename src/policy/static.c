@@ -78,4 +78,4 @@ static int static_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
 
 const chase_policy_ops_t chase_policy_static = {
     "static", "the one limit with least energy within the slowdown budget, carbon-unaware (what Zeus gives)",
-    static_create, static_decide, free, 0};
+    static_create, static_decide, free, CHASE_FORECAST_NONE};
