@@ -38,6 +38,7 @@ typedef struct budget {
     ahead_t ahead[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
     double mu_prev; /* the last price solved for, where the next search starts */
+    double mu_lo, work_lo; /* the price just below it (within 1e-4) and the work planned at that price */
 } budget_t;
 
 static void *budget_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -162,6 +163,8 @@ static double plan_work(budget_t *b, double mu, double ci_now, double now_s, dou
  * decision where bisection took 16. */
 static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, double work_left)
 {
+    b->mu_lo = 0;
+    b->work_lo = NAN;
     if (plan_work(b, 0, ci, now_s, rest_s) >= work_left)
         return 0;
     double start = b->mu_prev > 0 ? b->mu_prev : 1;
@@ -189,7 +192,7 @@ static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, doub
         } while (g_hi < 0 && hi < 1e300);
     }
     /* g_lo < 0 <= g_hi */
-    double llo = log(lo), lhi = log(hi), wlo = g_lo, whi = g_hi;
+    double llo = log(lo), lhi = log(hi), wlo = g_lo, whi = g_hi, g_at_lo = g_lo;
     int kept = 0, bisect = 0; /* kept: the end the last step kept (-1 lo, +1 hi) */
     for (int it = 0; it < 100 && lhi - llo > 1e-4; it++) {
         double width = lhi - llo, mid = 0.5 * (llo + lhi);
@@ -206,6 +209,7 @@ static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, doub
         } else {
             llo = lm;
             wlo = gm;
+            g_at_lo = gm;
             if (kept == 1)
                 whi *= 0.5;
             kept = 1;
@@ -214,6 +218,8 @@ static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, doub
     }
     hi = exp(lhi);
     b->mu_prev = hi;
+    b->mu_lo = exp(llo);
+    b->work_lo = g_at_lo + work_left;
     return hi;
 }
 
@@ -255,6 +261,15 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
     } else {
         double mu = solve_mu(b, ci, now_s, rest_s, work_left);
         x_now = ci > 0 ? lagrange_x(&b->lg, mu / ci) : h->v[0].x;
+        /* If this period's vertex changes between the price just below and the price found, this period is the
+         * plan's marginal one: in the programme's optimum it mixes the two vertices so that the plan does exactly
+         * the work left, rather than rounding up to the faster one (the last period of a job, or any period on a
+         * flat grid, would otherwise finish early and leave budget unspent). */
+        double x_lo = ci > 0 && isfinite(b->work_lo) ? lagrange_x(&b->lg, b->mu_lo / ci) : x_now;
+        if (x_lo < x_now) {
+            double x = x_lo + (work_left - b->work_lo) / now_s;
+            x_now = x < x_lo ? x_lo : x < x_now ? x : x_now;
+        }
     }
     /* Guard: what this period leaves undone must still fit by the deadline at full speed. */
     if (hard) {
