@@ -6,6 +6,7 @@
 
 #include "chase/control.h"
 #include "control/skill.h"
+#include "util/grow.h"
 
 #define HISTORY_CHUNK 4096
 
@@ -40,14 +41,10 @@ static int history_push(history_t *h, int64_t t, double ci)
             next += h->step_s;
         }
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        double *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return CHASE_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
+    double *v = chase_grow(h->v, &h->cap, h->n + 1, sizeof *v, 1024);
+    if (!v)
+        return CHASE_ENOMEM;
+    h->v = v;
     h->v[h->n++] = ci;
     return CHASE_OK;
 }

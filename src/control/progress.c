@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "util/grow.h"
 
 /* Largest count accepted: counts travel through doubles on the way to the ledger. */
 #define MAX_COUNT (INT64_C(1) << 53)
@@ -191,14 +192,10 @@ static sender_t *find_sender(chase_progress_t *p, const chase_progress_msg_t *m)
     }
     if (p->n_senders >= CHASE_PROGRESS_MAX_RANKS)
         return NULL;
-    if (p->n_senders == p->cap_senders) {
-        size_t cap = p->cap_senders ? 2 * p->cap_senders : 8;
-        sender_t *s = realloc(p->senders, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        p->senders = s;
-        p->cap_senders = cap;
-    }
+    sender_t *grown = chase_grow(p->senders, &p->cap_senders, p->n_senders + 1, sizeof *grown, 8);
+    if (!grown)
+        return NULL;
+    p->senders = grown;
     sender_t *s = &p->senders[p->n_senders++];
     memset(s, 0, sizeof *s);
     s->has_rank = has_rank;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "chase/profile.h"
+#include "util/grow.h"
 
 enum { COL_DATASET, COL_NETWORK, COL_BATCH, COL_OPTIMIZER, COL_PL, COL_TIME, COL_POWER, NCOLS };
 static const char *const col_names[NCOLS] = {"dataset",     "network",        "batch_size",   "optimizer",
@@ -219,14 +220,10 @@ static int row(reader_t *r, char *line, size_t lineno, chase_err_t *err)
             r->acc[i].count++;
             return CHASE_OK;
         }
-    if (r->nacc == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 16;
-        acc_t *a = realloc(r->acc, cap * sizeof *a);
-        if (!a)
-            return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", r->path);
-        r->acc = a;
-        r->cap = cap;
-    }
+    acc_t *a = chase_grow(r->acc, &r->cap, r->nacc + 1, sizeof *a, 16);
+    if (!a)
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", r->path);
+    r->acc = a;
     r->acc[r->nacc++] = (acc_t){pl, t, pw, 1};
     return CHASE_OK;
 }

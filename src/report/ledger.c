@@ -2,6 +2,7 @@
 #include "chase/ledger.h"
 
 #include <stdlib.h>
+#include "util/grow.h"
 
 void chase_ledger_init(chase_ledger_t *l)
 {
@@ -17,14 +18,10 @@ void chase_ledger_free(chase_ledger_t *l)
 
 int chase_ledger_append(chase_ledger_t *l, const chase_period_t *row)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        chase_period_t *rows = realloc(l->rows, cap * sizeof *rows);
-        if (!rows)
-            return CHASE_ENOMEM;
-        l->rows = rows;
-        l->cap = cap;
-    }
+    chase_period_t *rows = chase_grow(l->rows, &l->cap, l->n + 1, sizeof *rows, 256);
+    if (!rows)
+        return CHASE_ENOMEM;
+    l->rows = rows;
     l->rows[l->n++] = *row;
     return CHASE_OK;
 }

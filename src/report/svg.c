@@ -10,6 +10,7 @@
 
 #include "chase/timeutil.h"
 #include "report/c_locale.h"
+#include "util/grow.h"
 
 enum {
     SVG_W = 960,
@@ -81,14 +82,10 @@ static int line_add(line_t *l, double t0, double t1, double v)
         l->s[l->n - 1].t1 = t1;
         return CHASE_OK;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        seg_t *s = realloc(l->s, cap * sizeof *s);
-        if (!s)
-            return CHASE_ENOMEM;
-        l->s = s;
-        l->cap = cap;
-    }
+    seg_t *s = chase_grow(l->s, &l->cap, l->n + 1, sizeof *s, 64);
+    if (!s)
+        return CHASE_ENOMEM;
+    l->s = s;
     l->s[l->n++] = (seg_t){t0, t1, v};
     if (l->n == 1 || v < l->vmin)
         l->vmin = v;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "util/grow.h"
 
 /* The library is built without the command's version macro; keep the two in step with project(VERSION). */
 #ifndef CHASE_VERSION
@@ -74,16 +75,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         k->over = 1;
         return 0; /* makes curl stop with CURLE_WRITE_ERROR */
     }
-    if (k->len + n + 1 > k->cap) {
-        size_t cap = k->cap ? k->cap : 16384;
-        while (cap < k->len + n + 1)
-            cap *= 2;
-        char *b = realloc(k->buf, cap);
-        if (!b)
-            return 0;
-        k->buf = b;
-        k->cap = cap;
-    }
+    char *b = chase_grow(k->buf, &k->cap, k->len + n + 1, 1, 16384);
+    if (!b)
+        return 0;
+    k->buf = b;
     memcpy(k->buf + k->len, data, n);
     k->len += n;
     k->buf[k->len] = '\0';

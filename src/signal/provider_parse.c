@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chase/timeutil.h"
+#include "util/grow.h"
 
 /* Points collected before sorting; the answers we parse hold at most a few thousand. */
 typedef struct points {
@@ -37,12 +38,10 @@ static int push(points_t *p, int64_t t, int64_t step, double ci, int flags)
     if (p->n == p->cap) {
         if (p->cap >= MAX_POINTS)
             return CHASE_ERANGE;
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        chase_sample_t *v = realloc(p->v, cap * sizeof *v);
+        chase_sample_t *v = chase_grow(p->v, &p->cap, p->n + 1, sizeof *v, 64);
         if (!v)
             return CHASE_ENOMEM;
         p->v = v;
-        p->cap = cap;
     }
     p->v[p->n++] = (chase_sample_t){.t = t, .step_s = step, .ci = ci, .flags = flags};
     return CHASE_OK;
