@@ -3,7 +3,7 @@
  * starting every 30 days after a week of history; savings are summed over those jobs (carbon-weighted).
  * Then the speed check: a year of hourly CI through all six policies.
  *
- *   build/bench_simulate [DATA_DIR]    (default ../shared/data)
+ *   build/bench_simulate [DATA_DIR [EVERY_DAYS]]    (default ../shared/data, a job starting every 30 days)
  */
 #include <dirent.h>
 #include <math.h>
@@ -130,6 +130,11 @@ static void speed_check(const chase_profile_t *prof, const char *path, const cha
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "../shared/data";
+    double every_days = argc > 2 ? atof(argv[2]) : 30;
+    if (!(every_days >= 1 && every_days <= 366)) {
+        fprintf(stderr, "bench_simulate: EVERY_DAYS must be 1 to 366 (got '%s')\n", argv[2]);
+        return 2;
+    }
     char *files[64];
     size_t n_files = list_traces(dir, files, 64);
     if (n_files == 0) {
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
                 acc_t a = {0};
                 int jobs = 0;
                 for (double start = (double)tr->start + history; start + job_s <= (double)chase_trace_end(tr);
-                     start += 30 * 86400) {
+                     start += every_days * 86400) {
                     chase_sim_spec_t s;
                     chase_sim_spec_init(&s);
                     s.trace = tr;
