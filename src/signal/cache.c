@@ -27,6 +27,32 @@ static const char schema[] =
     " provider TEXT NOT NULL, zone TEXT NOT NULL, kind INTEGER NOT NULL, fetched_at REAL NOT NULL,"
     " PRIMARY KEY (provider, zone, kind)) WITHOUT ROWID;";
 
+/* Switches the database to WAL (readers go on while another process writes; NORMAL sync is durable enough for a
+ * cache) and creates the tables, retrying for up to BUSY_TIMEOUT_MS while another process holds the database. The
+ * busy timeout alone is not enough here: when two processes open a fresh cache at once, both hold a read lock and
+ * want to write, and SQLite answers one of them SQLITE_BUSY at once instead of waiting (it would deadlock). The
+ * tables are created inside BEGIN IMMEDIATE, which takes the write lock first and so does wait. */
+static int set_up(sqlite3 *db)
+{
+    int rc = SQLITE_BUSY;
+    for (int waited_ms = 0; waited_ms < BUSY_TIMEOUT_MS; waited_ms += 20) {
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            if (rc != SQLITE_OK)
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return rc;
+        sqlite3_sleep(20);
+    }
+    return rc;
+}
+
 int chase_cache_default_path(char *buf, size_t size, chase_err_t *err)
 {
     const char *xdg = getenv("XDG_CACHE_HOME");
@@ -104,9 +130,7 @@ int chase_cache_open(const char *path, chase_cache_t **out, chase_err_t *err)
         return rc;
     }
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    /* WAL lets readers go on while another process writes; NORMAL sync is durable enough for a cache. */
-    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+    if (set_up(c->db) != SQLITE_OK) {
         rc = db_fail(c, err, "cannot set up (is it a chase cache?)");
         chase_cache_close(c);
         return rc;
