@@ -18,6 +18,7 @@ import glob
 import math
 import os
 import sys
+import warnings
 from datetime import datetime, timezone
 
 import numpy as np
@@ -76,8 +77,8 @@ def rolling(z, n, fn):
     from numpy.lib.stride_tricks import sliding_window_view
 
     w = sliding_window_view(np.concatenate([np.full(n - 1, np.nan), z]), n)
-    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # all-missing windows give NaN, which is what is wanted
         return fn(w, axis=1)
 
 

@@ -33,12 +33,10 @@ typedef struct budget {
     int ready;
     lagrange_t lg;
     ci_window_t win; /* the CI of the past WINDOW_S */
-    double mean;     /* of the window */
     /* This decision's forecasts beyond the current period, as distributions (see ahead_load). */
     ahead_t ahead[CHASE_FORECAST_MAX_HORIZON];
     size_t n_ahead;
     double mu_prev; /* the last price solved for, where the next search starts */
-    double mu_lo, work_lo; /* the price just below it (within 1e-4) and the work planned at that price */
 } budget_t;
 
 static void *budget_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -90,7 +88,7 @@ static double ahead_work(budget_t *b, double mu)
             if (s > 0) {
                 double thr = mu / s; /* periods with CI <= thr go at least as fast as vertex j */
                 if (a->spread > 0) {
-                    rank = ci_window_rank(&b->win, b->mean + (thr - a->centre) * a->inv_spread, rank);
+                    rank = ci_window_rank(&b->win, b->win.mean + (thr - a->centre) * a->inv_spread, rank);
                     frac = (double)rank * inv_n;
                 } else
                     frac = a->centre <= thr;
@@ -117,8 +115,8 @@ static double ahead_work(budget_t *b, double mu)
  * Returns the seconds covered (the rest of the time is left to the window's distribution). */
 static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from, double to)
 {
-    double var;
-    ci_window_moments(&b->win, &b->mean, &var);
+    double mean, var;
+    ci_window_moments(&b->win, &mean, &var);
     double cum = 0;
     b->n_ahead = 0;
     for (size_t j = 0; j < ctx->n_ahead && j < CHASE_FORECAST_MAX_HORIZON; j++) {
@@ -135,13 +133,12 @@ static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from
         if (isfinite(expect) && isfinite(e_rmse) && var > 0) {
             s->centre = expect;
             s->spread = fmin(1, SPREAD_SHARE * e_rmse * e_rmse / var);
-            s->inv_spread = s->spread > 0 ? 1 / s->spread : 0;
-            continue;
+        } else {
+            double rmse = ctx->ci_ahead_rmse ? ctx->ci_ahead_rmse[j] : NAN;
+            double trust = isfinite(rmse) && var > 0 ? fmax(0, 1 - rmse * rmse / var) : 0;
+            s->centre = mean + sqrt(trust) * (c - mean);
+            s->spread = 1 - trust;
         }
-        double rmse = ctx->ci_ahead_rmse ? ctx->ci_ahead_rmse[j] : NAN;
-        double trust = isfinite(rmse) && var > 0 ? fmax(0, 1 - rmse * rmse / var) : 0;
-        s->centre = b->mean + sqrt(trust) * (c - b->mean);
-        s->spread = 1 - trust;
         s->inv_spread = s->spread > 0 ? 1 / s->spread : 0;
     }
     return cum;
@@ -159,12 +156,14 @@ static double plan_work(budget_t *b, double mu, double ci_now, double now_s, dou
  * work_left, to a relative precision of 1e-4 (finer than any CI threshold it sets). The planned work is monotone
  * in mu. Prices move slowly, so the search brackets the root from the last period's price outwards, 5 % first,
  * then doubling the step; inside the bracket it interpolates in log mu (regula falsi, with the Illinois halving so
- * that a stuck end still moves, and a bisection whenever that fails to halve the bracket). About 7 evaluations a
- * decision where bisection took 16. */
-static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, double work_left)
+ * that a stuck end still moves, and a bisection whenever that fails to halve the bracket). About 8 evaluations a
+ * decision where bisection took 16. *mu_lo receives the bracket's low end and *work_lo the work planned there (NAN
+ * when the price is 0 or the bracket has no low end). */
+static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, double work_left, double *mu_lo,
+                       double *work_lo)
 {
-    b->mu_lo = 0;
-    b->work_lo = NAN;
+    *mu_lo = 0;
+    *work_lo = NAN;
     if (plan_work(b, 0, ci, now_s, rest_s) >= work_left)
         return 0;
     double start = b->mu_prev > 0 ? b->mu_prev : 1;
@@ -218,8 +217,8 @@ static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, doub
     }
     hi = exp(lhi);
     b->mu_prev = hi;
-    b->mu_lo = exp(llo);
-    b->work_lo = g_at_lo + work_left;
+    *mu_lo = exp(llo);
+    *work_lo = g_at_lo + work_left;
     return hi;
 }
 
@@ -259,15 +258,16 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
         /* Nothing known about the grid yet: pace evenly, the carbon-blind optimum. */
         x_now = work_left / time_left;
     } else {
-        double mu = solve_mu(b, ci, now_s, rest_s, work_left);
+        double mu_lo, work_lo;
+        double mu = solve_mu(b, ci, now_s, rest_s, work_left, &mu_lo, &work_lo);
         x_now = ci > 0 ? lagrange_x(&b->lg, mu / ci) : h->v[0].x;
         /* If this period's vertex changes between the price just below and the price found, this period is the
          * plan's marginal one: in the programme's optimum it mixes the two vertices so that the plan does exactly
          * the work left, rather than rounding up to the faster one (the last period of a job, or any period on a
          * flat grid, would otherwise finish early and leave budget unspent). */
-        double x_lo = ci > 0 && isfinite(b->work_lo) ? lagrange_x(&b->lg, b->mu_lo / ci) : x_now;
+        double x_lo = ci > 0 && isfinite(work_lo) ? lagrange_x(&b->lg, mu_lo / ci) : x_now;
         if (x_lo < x_now) {
-            double x = x_lo + (work_left - b->work_lo) / now_s;
+            double x = x_lo + (work_left - work_lo) / now_s;
             x_now = x < x_lo ? x_lo : x < x_now ? x : x_now;
         }
     }

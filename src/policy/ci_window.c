@@ -1,4 +1,5 @@
-/* The recent CI distribution (see ci_window.h). Adding a sample keeps the sorted copy sorted (one memmove); rank
+/* The recent CI distribution (see ci_window.h). Adding a sample keeps the sorted copy sorted (one memmove); the
+ * moments and the rank index are recomputed once after the window changes, not per decision or query. Rank
  * queries use an index of equal-width buckets over the value range, rebuilt after the window changes (once per
  * sample, while the queries come by the thousand per decision), so a query is one multiplication and a scan of
  * about one bucket, instead of a binary search whose branches the processor cannot predict. */
@@ -82,12 +83,22 @@ int ci_window_update(ci_window_t *w, const chase_policy_ctx_t *ctx)
     return CHASE_OK;
 }
 
-static void reindex(ci_window_t *w)
+/* Recomputes what is derived from the values: the moments and the rank index. */
+static void refresh(ci_window_t *w)
 {
     w->stale = 0;
+    double m = 0, s = 0;
+    for (size_t i = 0; i < w->n; i++)
+        m += w->sorted[i];
+    m = w->n ? m / (double)w->n : 0;
+    for (size_t i = 0; i < w->n; i++)
+        s += (w->sorted[i] - m) * (w->sorted[i] - m);
+    w->mean = m;
+    w->var = w->n > 1 ? s / (double)(w->n - 1) : 0;
+    if (w->n == 0 || !(w->sorted[w->n - 1] > w->sorted[0]))
+        return; /* rank answers an empty or constant window without the index */
     w->lo = w->sorted[0];
-    double range = w->sorted[w->n - 1] - w->lo;
-    w->scale = range > 0 ? (double)w->nb / range : 0;
+    w->scale = (double)w->nb / (w->sorted[w->n - 1] - w->lo);
     size_t r = 0;
     for (size_t i = 0; i < w->nb; i++) {
         double edge = w->lo + (double)i / w->scale;
@@ -104,7 +115,7 @@ size_t ci_window_rank(ci_window_t *w, double v, size_t from)
     if (v >= w->sorted[w->n - 1])
         return w->n;
     if (w->stale)
-        reindex(w);
+        refresh(w);
     /* sorted[0] <= v < max, so the range is positive and the bucket is below nb. Every value below the bucket's
      * lower edge (<= v) is <= v: the scan starts there. */
     size_t i = (size_t)((v - w->lo) * w->scale);
@@ -118,14 +129,10 @@ size_t ci_window_rank(ci_window_t *w, double v, size_t from)
     return r;
 }
 
-void ci_window_moments(const ci_window_t *w, double *mean, double *var)
+void ci_window_moments(ci_window_t *w, double *mean, double *var)
 {
-    double m = 0, s = 0;
-    for (size_t i = 0; i < w->n; i++)
-        m += w->sorted[i];
-    m = w->n ? m / (double)w->n : 0;
-    for (size_t i = 0; i < w->n; i++)
-        s += (w->sorted[i] - m) * (w->sorted[i] - m);
-    *mean = m;
-    *var = w->n > 1 ? s / (double)(w->n - 1) : 0;
+    if (w->stale)
+        refresh(w);
+    *mean = w->mean;
+    *var = w->var;
 }

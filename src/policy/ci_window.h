@@ -18,7 +18,8 @@ typedef struct ci_window {
     uint32_t *bucket;
     size_t nb;
     double lo, scale;
-    int stale; /* the index needs rebuilding */
+    double mean, var; /* of the values */
+    int stale;        /* the index and the moments need recomputing */
 } ci_window_t;
 
 /* An empty window holding span_s seconds of samples. */
@@ -31,7 +32,7 @@ int ci_window_update(ci_window_t *w, const chase_policy_ctx_t *ctx);
 /* How many values are <= v. from is a rank already known to hold (every value before it is <= v); pass 0 if none. */
 size_t ci_window_rank(ci_window_t *w, double v, size_t from);
 
-/* Mean and sample variance of the values (0 and 0 when empty). */
-void ci_window_moments(const ci_window_t *w, double *mean, double *var);
+/* Mean and sample variance of the values (0 and 0 when empty); w->mean holds the mean afterwards. */
+void ci_window_moments(ci_window_t *w, double *mean, double *var);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
+#include "util/grow.h"
 
 #define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
 #define FIELD_MAX 256        /* longest time, value or header name we look at; longer fields are skipped or rejected */
@@ -199,13 +200,10 @@ static int read_header(cursor_t *c, header_t *h, chase_err_t *err)
             int rc = next_field(c, &f, &eor, err);
             if (rc)
                 return rc;
-            if (h->n == cap) {
-                void *more = realloc(h->names, 2 * cap * sizeof *h->names);
-                if (!more)
-                    return chase_err_set(err, CHASE_ENOMEM, "out of memory");
-                h->names = more;
-                cap *= 2;
-            }
+            void *more = chase_grow(h->names, &cap, h->n + 1, sizeof *h->names, 16);
+            if (!more)
+                return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+            h->names = more;
             if (span_copy(&f, h->names[h->n], FIELD_MAX))
                 return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: header field %zu is longer than %d bytes", c->name,
                                      h->line, h->n + 1, FIELD_MAX - 1);

@@ -4,10 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-void *chase_grow(void *items, size_t *cap, size_t need, size_t size, size_t first)
+void *chase_grow_slow(void *items, size_t *cap, size_t need, size_t size, size_t first)
 {
-    if (need <= *cap)
-        return items;
     size_t n = *cap ? *cap : (first ? first : 1);
     while (n < need) {
         if (n > SIZE_MAX / 2)
