@@ -129,7 +129,7 @@ static void test_accounting_and_restore(void)
         /* Each 30-min period lies in one hourly sample: carbon = energy x CI exactly. */
         CHECK_NEAR(r->carbon_g, r->energy_j * chase_trace_at(tr, r->start) / 3.6e6, 1e-9 * r->carbon_g + 1e-12);
         CHECK_NEAR(r->ci, chase_trace_at(tr, r->start), 1e-9);
-        low += r->pl_w < 300;
+        low += r->setting < 300;
         CHECK(!r->stale);
     }
     CHECK(low > 0);
@@ -325,7 +325,7 @@ static void test_signal_outage_runs_safe_policy(void)
     for (size_t i = 0; i < l.n; i++) {
         int down = i >= 4 && i < 11; /* history calls 5..11 are periods 4..10 */
         CHECK(l.rows[i].stale == down);
-        CHECK_NEAR(l.rows[i].pl_w, down ? 300 : 150, 1e-9);
+        CHECK_NEAR(l.rows[i].setting, down ? 300 : 150, 1e-9);
     }
     CHECK(w.n == 2); /* the outage and the recovery, once each */
     chase_ledger_free(&l);

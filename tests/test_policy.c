@@ -38,7 +38,7 @@ static void test_max_is_exact(void)
     CHECK_NEAR(t.energy_j, 230 * 48 * 3600, 1e-3);
     CHECK_NEAR(t.carbon_g, 230 * chase_trace_integral(tr, tr->start + 7 * 86400.0, tr->start + 9 * 86400.0) / 3.6e6,
                1e-6);
-    CHECK_NEAR(t.mean_pl_w, 300, 1e-9);
+    CHECK_NEAR(t.mean_setting, 300, 1e-9);
     chase_trace_free(tr);
 }
 
@@ -141,11 +141,11 @@ static double budget_limit_now(const chase_hull_t *hull, const double *expect)
                               .ci_ahead_expect = expect, .ci_ahead_expect_rmse = expect ? e_rmse : NULL,
                               .work_done = 0, .work_total = 48, .job_start = t, .hull = hull, .profile = prof};
     ctx.deadline = policy_deadline(prof, t, 48, 10);
-    chase_setting_t st;
+    chase_decision_t st;
     CHECK(chase_policy_decide(pol, &ctx, &st, NULL) == CHASE_OK);
     double pl = 0;
     for (int i = 0; i < st.n; i++)
-        pl += st.share[i] * st.pl_w[i];
+        pl += st.share[i] * st.value[i];
     chase_policy_free(pol);
     return pl;
 }
@@ -163,8 +163,8 @@ static void test_budget_uses_recalibrated_forecasts(void)
     double pl_raw = budget_limit_now(&hull, NULL);
     CHECK(pl_clean < pl_dirty);
     CHECK(pl_clean <= pl_raw && pl_raw <= pl_dirty);
-    CHECK_NEAR(pl_dirty, hull.v[0].pl_w, 1e-9); /* a much dirtier future than now: full speed now */
-    CHECK_NEAR(pl_clean, hull.v[hull.n - 1].pl_w, 1e-9); /* a much cleaner one: the most efficient limit */
+    CHECK_NEAR(pl_dirty, hull.v[0].setting, 1e-9); /* a much dirtier future than now: full speed now */
+    CHECK_NEAR(pl_clean, hull.v[hull.n - 1].setting, 1e-9); /* a much cleaner one: the most efficient limit */
     chase_hull_free(&hull);
 }
 
@@ -194,27 +194,27 @@ static void test_chase_rule(void)
                               .work_total = NAN};
     double last = INFINITY;
     for (double ci = 0; ci <= 1500; ci += 100) {
-        chase_setting_t s;
+        chase_decision_t s;
         ctx.ci_forecast = ci;
         CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK);
         CHECK(s.n == 1);
-        CHECK(s.pl_w[0] <= last); /* dirtier grid, never a higher limit */
-        last = s.pl_w[0];
+        CHECK(s.value[0] <= last); /* dirtier grid, never a higher limit */
+        last = s.value[0];
         /* Equation 6 evaluated by hand over the measured limits. */
         double best = INFINITY, best_w = 0;
         for (size_t i = 0; i < prof->n; i++) {
             double c = (0.5 * prof->pts[i].power_w * ci + 0.5 * 300 * 750) / prof->pts[i].throughput;
             if (c < best) {
                 best = c;
-                best_w = prof->pts[i].pl_w;
+                best_w = prof->pts[i].setting;
             }
         }
-        CHECK_NEAR(s.pl_w[0], best_w, 1e-9);
+        CHECK_NEAR(s.value[0], best_w, 1e-9);
     }
     CHECK(last < 300);
     ctx.ci_forecast = NAN; /* nothing known: full speed */
-    chase_setting_t s;
-    CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK && s.pl_w[0] == 300);
+    chase_decision_t s;
+    CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK && s.value[0] == 300);
     chase_policy_free(pol);
     chase_hull_free(&hull);
 }

@@ -71,8 +71,8 @@ static void test_zeus_a40_resnet50(void)
     CHECK_STR(p->gpu, "A40");
     CHECK_STR(p->unit, "epoch");
     CHECK(p->n == 9);
-    CHECK_NEAR(chase_profile_min_pl(p), 100, 0);
-    CHECK_NEAR(chase_profile_max_pl(p), 300, 0);
+    CHECK_NEAR(chase_profile_min_setting(p), 100, 0);
+    CHECK_NEAR(chase_profile_max_setting(p), 300, 0);
     double x, w;
     CHECK(chase_profile_at(p, 300, &x, &w) == CHASE_OK);
     CHECK_NEAR(1.0 / x, 3847.48, 1e-6);
@@ -82,7 +82,7 @@ static void test_zeus_a40_resnet50(void)
     CHECK(chase_profile_at(p, 225, &x225, NULL) == CHASE_OK);
     CHECK_NEAR(100.0 * (x / x225 - 1.0), 1.6, 0.05);
     for (size_t i = 1; i < p->n; i++)
-        CHECK(p->pts[i].pl_w - p->pts[i - 1].pl_w == 25);
+        CHECK(p->pts[i].setting - p->pts[i - 1].setting == 25);
     chase_profile_free(p);
 }
 
@@ -98,8 +98,8 @@ static void test_zeus_v100_name(void)
         return;
     CHECK_STR(p->gpu, "V100");
     CHECK_STR(p->name, "v100 squad/bert_base_uncased/32/adamw");
-    CHECK_NEAR(chase_profile_min_pl(p), 100, 0);
-    CHECK_NEAR(chase_profile_max_pl(p), 250, 0);
+    CHECK_NEAR(chase_profile_min_setting(p), 100, 0);
+    CHECK_NEAR(chase_profile_max_setting(p), 250, 0);
     chase_profile_free(p);
 }
 
@@ -168,8 +168,8 @@ static void test_zeus_generated(void)
         CHECK_STR(p->gpu, "RTX6000");
         CHECK_STR(p->name, "rtx6000 cifar100/shufflenetv2/1024/adadelta");
         CHECK(p->n == 2);
-        CHECK_NEAR(p->pts[0].pl_w, 100, 0);
-        CHECK_NEAR(p->pts[1].pl_w, 200, 0);
+        CHECK_NEAR(p->pts[0].setting, 100, 0);
+        CHECK_NEAR(p->pts[1].setting, 200, 0);
         CHECK_NEAR(1.0 / p->pts[1].throughput, 10.0, 1e-12);
         CHECK_NEAR(p->pts[1].power_w, 190.0, 1e-12);
         chase_profile_free(p);
@@ -265,7 +265,7 @@ static void test_builtins_match_zeus(void)
             CHECK_STR(b->gpu, z->gpu);
             CHECK(b->n == z->n);
             for (size_t i = 0; i < b->n && i < z->n; i++) {
-                CHECK_NEAR(b->pts[i].pl_w, z->pts[i].pl_w, 0);
+                CHECK_NEAR(b->pts[i].setting, z->pts[i].setting, 0);
                 CHECK_NEAR(b->pts[i].throughput / z->pts[i].throughput, 1.0, 1e-13);
                 CHECK_NEAR(b->pts[i].power_w / z->pts[i].power_w, 1.0, 1e-13);
             }
@@ -281,15 +281,15 @@ static void test_builtins_match_zeus(void)
     CHECK(chase_profile_builtin("a40-resnet50", &p, NULL) == CHASE_OK);
     if (p) {
         CHECK_STR(p->gpu, "A40");
-        CHECK_NEAR(chase_profile_min_pl(p), 100, 0);
-        CHECK_NEAR(chase_profile_max_pl(p), 300, 0);
+        CHECK_NEAR(chase_profile_min_setting(p), 100, 0);
+        CHECK_NEAR(chase_profile_max_setting(p), 300, 0);
         chase_profile_free(p);
     }
     CHECK(chase_profile_builtin("v100-resnet50", &p, NULL) == CHASE_OK);
     if (p) {
         CHECK_STR(p->gpu, "V100");
-        CHECK_NEAR(chase_profile_min_pl(p), 100, 0);
-        CHECK_NEAR(chase_profile_max_pl(p), 250, 0);
+        CHECK_NEAR(chase_profile_min_setting(p), 100, 0);
+        CHECK_NEAR(chase_profile_max_setting(p), 250, 0);
         chase_profile_free(p);
     }
 
@@ -311,7 +311,7 @@ static void test_interpolation_known(void)
     double pl[] = {200, 100}, t[] = {0.5, 1.0}, e[] = {150, 100};
     chase_profile_t *p = from_te("two", 2, pl, t, e);
     CHECK(chase_profile_validate(p, NULL) == CHASE_OK);
-    CHECK_NEAR(p->pts[0].pl_w, 100, 0); /* validation sorts */
+    CHECK_NEAR(p->pts[0].setting, 100, 0); /* validation sorts */
     double x, w;
     CHECK(chase_profile_at(p, 150, &x, &w) == CHASE_OK);
     CHECK_NEAR(x, 1.0 / 0.75, 1e-12); /* time 0.75 s, energy 125 J */
@@ -339,7 +339,7 @@ static void test_interpolation_real(void)
         return;
     for (size_t i = 0; i < p->n; i++) {
         double x, w;
-        CHECK(chase_profile_at(p, p->pts[i].pl_w, &x, &w) == CHASE_OK);
+        CHECK(chase_profile_at(p, p->pts[i].setting, &x, &w) == CHASE_OK);
         CHECK(x == p->pts[i].throughput);
         CHECK(w == p->pts[i].power_w);
     }
@@ -348,8 +348,8 @@ static void test_interpolation_real(void)
         const chase_profile_point_t *a = &p->pts[i], *b = &p->pts[i + 1];
         double ta = 1 / a->throughput, tb = 1 / b->throughput, ea = a->power_w * ta, eb = b->power_w * tb;
         double x1, w1, x2, w2, x3, w3;
-        double q1 = a->pl_w + 0.25 * (b->pl_w - a->pl_w), mid = 0.5 * (a->pl_w + b->pl_w);
-        double q3 = a->pl_w + 0.75 * (b->pl_w - a->pl_w);
+        double q1 = a->setting + 0.25 * (b->setting - a->setting), mid = 0.5 * (a->setting + b->setting);
+        double q3 = a->setting + 0.75 * (b->setting - a->setting);
         CHECK(chase_profile_at(p, q1, &x1, &w1) == CHASE_OK);
         CHECK(chase_profile_at(p, mid, &x2, &w2) == CHASE_OK);
         CHECK(chase_profile_at(p, q3, &x3, &w3) == CHASE_OK);
@@ -382,17 +382,17 @@ static void test_validate(void)
     CHECK(chase_profile_validate(p, &err) == CHASE_EFORMAT);
     CHECK(contains(err.msg, "power"));
     p->pts[1].power_w = 80;
-    p->pts[2].pl_w = 150;
+    p->pts[2].setting = 150;
     CHECK(chase_profile_validate(p, &err) == CHASE_EFORMAT);
     CHECK(contains(err.msg, "150"));
-    p->pts[2].pl_w = 200;
+    p->pts[2].setting = 200;
     CHECK(chase_profile_validate(p, &err) == CHASE_OK);
-    CHECK(p->pts[0].pl_w == 100 && p->pts[1].pl_w == 150 && p->pts[2].pl_w == 200);
+    CHECK(p->pts[0].setting == 100 && p->pts[1].setting == 150 && p->pts[2].setting == 200);
     chase_profile_free(p);
     chase_profile_t *empty = chase_profile_new("empty", 0);
     CHECK(empty != NULL);
     CHECK(chase_profile_validate(empty, &err) == CHASE_EFORMAT);
-    CHECK(isnan(chase_profile_min_pl(empty)));
+    CHECK(isnan(chase_profile_min_setting(empty)));
     CHECK(chase_profile_at(empty, 100, NULL, NULL) == CHASE_EINVAL);
     chase_hull_t h;
     CHECK(chase_hull_build(empty, &h, &err) == CHASE_EINVAL);
@@ -428,7 +428,7 @@ static int check_hull(const chase_profile_t *p, const chase_hull_t *h)
         /* Each vertex is a measured point, with consistent fields. */
         int found = 0;
         for (size_t i = 0; i < p->n; i++)
-            if (p->pts[i].pl_w == v->pl_w) {
+            if (p->pts[i].setting == v->setting) {
                 found = 1;
                 CHECK(v->x == p->pts[i].throughput && v->p_w == p->pts[i].power_w);
             }
@@ -438,7 +438,7 @@ static int check_hull(const chase_profile_t *p, const chase_hull_t *h)
         /* Pareto-efficient: no measured point is no slower and no hungrier, unless it is the same point. */
         for (size_t i = 0; i < p->n; i++) {
             double t = 1 / p->pts[i].throughput, e = p->pts[i].power_w / p->pts[i].throughput;
-            if (p->pts[i].pl_w != v->pl_w)
+            if (p->pts[i].setting != v->setting)
                 CHECK(!(t <= v->t_s && e <= v->e_j));
         }
         if (k + 1 < h->n) {
@@ -482,7 +482,7 @@ static void test_hull_known(void)
     double want[] = {300, 250, 200, 125};
     CHECK(h.n == 4);
     for (size_t k = 0; k < h.n && k < 4; k++)
-        CHECK_NEAR(h.v[k].pl_w, want[k], 0);
+        CHECK_NEAR(h.v[k].setting, want[k], 0);
     if (h.n == 4) {
         CHECK_NEAR(h.v[1].t_s, 2, 0);
         CHECK_NEAR(h.v[1].e_j, 10, 0);
@@ -497,13 +497,13 @@ static void test_hull_known(void)
     double pl1[] = {100}, t1[] = {3}, e1[] = {30};
     chase_profile_t *one = from_te("one", 1, pl1, t1, e1);
     CHECK(chase_hull_build(one, &h, NULL) == CHASE_OK);
-    CHECK(h.n == 1 && h.v[0].pl_w == 100);
+    CHECK(h.n == 1 && h.v[0].setting == 100);
     chase_hull_free(&h);
     chase_profile_free(one);
     double pl2[] = {100, 200}, t2[] = {2, 1}, e2[] = {30, 20};
     chase_profile_t *two = from_te("two", 2, pl2, t2, e2);
     CHECK(chase_hull_build(two, &h, NULL) == CHASE_OK);
-    CHECK(h.n == 1 && h.v[0].pl_w == 200);
+    CHECK(h.n == 1 && h.v[0].setting == 200);
     chase_hull_free(&h);
     chase_profile_free(two);
     chase_profile_free(p);
@@ -522,12 +522,12 @@ static void test_hull_real(void)
         CHECK(check_hull(p, &h) == 0);
         fprintf(stderr, "  %s hull:", names[i]);
         for (size_t k = 0; k < h.n; k++)
-            fprintf(stderr, " %g", h.v[k].pl_w);
+            fprintf(stderr, " %g", h.v[k].setting);
         fprintf(stderr, " W\n");
         if (strcmp(names[i], "a40-deepspeech2") == 0)
-            CHECK(h.v[0].pl_w == 275); /* 300 W was measured slower than 275 W: dominated */
+            CHECK(h.v[0].setting == 275); /* 300 W was measured slower than 275 W: dominated */
         else
-            CHECK(h.v[0].pl_w == chase_profile_max_pl(p));
+            CHECK(h.v[0].setting == chase_profile_max_setting(p));
         chase_hull_free(&h);
         chase_profile_free(p);
     }
@@ -607,7 +607,7 @@ static void test_json_round_trip(void)
             CHECK_STR(q->unit, p->unit);
             CHECK(q->n == p->n);
             for (size_t k = 0; k < p->n && k < q->n; k++) {
-                CHECK(q->pts[k].pl_w == p->pts[k].pl_w);
+                CHECK(q->pts[k].setting == p->pts[k].setting);
                 CHECK(q->pts[k].throughput == p->pts[k].throughput); /* bit for bit */
                 CHECK(q->pts[k].power_w == p->pts[k].power_w);
             }
@@ -642,7 +642,7 @@ static void test_json_parse_ok(void)
     CHECK_STR(p->name, "my-a40");
     CHECK_STR(p->gpu, "");
     CHECK_STR(p->unit, "step");
-    CHECK(p->n == 2 && p->pts[0].pl_w == 150 && p->pts[1].power_w == 290);
+    CHECK(p->n == 2 && p->pts[0].setting == 150 && p->pts[1].power_w == 290);
     chase_profile_free(p);
 }
 

@@ -24,8 +24,8 @@ static void fill(chase_ledger_t *l, double start, size_t n, double period_s, dou
         p.end = p.start + period_s;
         p.ci = ci(i);
         p.ci_forecast = ci(i) + 1.25;
-        p.pl_w = pl(i);
-        p.energy_j = p.pl_w * period_s * 0.9;
+        p.setting = pl(i);
+        p.energy_j = p.setting * period_s * 0.9;
         p.carbon_g = p.energy_j / 3.6e6 * p.ci;
         p.work = period_s / 7.0;
         chase_ledger_append(l, &p);
@@ -123,7 +123,7 @@ static void check_row(char **f, const char *policy, const chase_period_t *p)
     CHECK_STR(f[0], policy);
     CHECK(chase_time_parse(f[1], &t, NULL) == CHASE_OK && (double)t == p->start);
     CHECK(chase_time_parse(f[2], &t, NULL) == CHASE_OK && (double)t == p->end);
-    const double want[] = {p->ci, p->ci_forecast, p->pl_w, p->energy_j, p->carbon_g, p->work};
+    const double want[] = {p->ci, p->ci_forecast, p->setting, p->energy_j, p->carbon_g, p->work};
     for (int j = 0; j < 6; j++) {
         if (!isfinite(want[j])) {
             CHECK_STR(f[3 + j], ""); /* unknown values are left empty */
@@ -492,7 +492,7 @@ static void test_svg_degenerate(void)
     free(s);
 
     /* all-zero values, and a NaN power limit among good ones */
-    one.rows[0].pl_w = 0;
+    one.rows[0].setting = 0;
     one.rows[0].ci = 0;
     s = svg_of(NULL, NULL, &run, 1, &rc);
     CHECK(rc == CHASE_OK);
@@ -502,7 +502,7 @@ static void test_svg_degenerate(void)
 
     chase_ledger_t mixed;
     fill(&mixed, T2020, 4, 1800, pl_steps, ci_wave);
-    mixed.rows[2].pl_w = NAN;
+    mixed.rows[2].setting = NAN;
     mixed.rows[1].end = INFINITY;
     chase_report_run_t m = {"mixed", &mixed};
     s = svg_of(NULL, NULL, &m, 1, &rc);
@@ -514,12 +514,12 @@ static void test_svg_degenerate(void)
     /* values no chart can show are refused; times no calendar can show are dropped */
     chase_ledger_t huge;
     fill(&huge, T2020, 3, 1800, pl_const, ci_const);
-    huge.rows[1].pl_w = 1e300;
+    huge.rows[1].setting = 1e300;
     chase_report_run_t h = {"huge", &huge};
     s = svg_of(NULL, NULL, &h, 1, &rc);
     CHECK(rc == CHASE_ERANGE);
     free(s);
-    huge.rows[1].pl_w = 250;
+    huge.rows[1].setting = 250;
     huge.rows[2].start = 1e300;
     s = svg_of(NULL, NULL, &h, 1, &rc);
     CHECK(rc == CHASE_OK);
@@ -590,7 +590,7 @@ static void write_example(void)
                                  : (c < 280   ? 300
                                     : c < 340 ? 225
                                               : 175);
-            chase_period_t p = {T2020 + (double)i * 1800, T2020 + (double)(i + 1) * 1800, c, c, pl, pl * 1800, 0, 1, 0};
+            chase_period_t p = {T2020 + (double)i * 1800, T2020 + (double)(i + 1) * 1800, c, c, pl, pl * 1800, 0, 1, 0, CHASE_KNOB_POWER_LIMIT};
             chase_ledger_append(&l[r], &p);
         }
         runs[r] = (chase_report_run_t){names[r], &l[r]};

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "chase/error.h"
+#include "chase/setting.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,11 +16,12 @@ typedef struct chase_period {
     double end;
     double ci;          /* actual mean CI over the period, g/kWh */
     double ci_forecast; /* what the policy was told */
-    double pl_w;        /* time-weighted mean power limit */
+    double setting;     /* time-weighted mean setting of the knob */
     double energy_j;    /* all GPUs of the job */
     double carbon_g;
     double work;        /* units done in the period */
     int stale;          /* the CI came from a stale or fallback value */
+    chase_knob_t knob;  /* what setting is */
 } chase_period_t;
 
 typedef struct chase_ledger {
@@ -28,7 +30,7 @@ typedef struct chase_ledger {
 } chase_ledger_t;
 
 typedef struct chase_totals {
-    double time_s, energy_j, carbon_g, work, mean_pl_w;
+    double time_s, energy_j, carbon_g, work, mean_setting;
 } chase_totals_t;
 
 void chase_ledger_init(chase_ledger_t *l);

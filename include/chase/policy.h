@@ -38,12 +38,14 @@ typedef struct chase_policy_ctx {
     const chase_profile_t *profile;
 } chase_policy_ctx_t;
 
-/* Power limits for one period: limit pl_w[i] for share[i] of the period, in order; shares add up to 1. */
-typedef struct chase_setting {
-    int n; /* 1 or 2 */
-    double pl_w[2];
+/* A policy's decision for one period: setting value[i] of the knob for share[i] of the period, in order; shares
+ * add up to 1. */
+typedef struct chase_decision {
+    chase_knob_t knob; /* the profile's (chase_policy_decide fills it in) */
+    int n;             /* 1 or 2 */
+    double value[2];
     double share[2];
-} chase_setting_t;
+} chase_decision_t;
 
 /* Parameters every policy may read; fields a policy does not use are ignored. */
 typedef struct chase_policy_params {
@@ -51,7 +53,7 @@ typedef struct chase_policy_params {
     double max_power_w;  /* chase: MaxPower; NAN: the profile's top limit */
     double max_ci;       /* chase: MaxCI; NAN: highest CI of the 24 h before the job (from ci_past) */
     double budget_pct;   /* static, budget, oracle: slowdown budget against max, in percent */
-    double fixed_w;      /* fixed: the limit */
+    double fixed_value;  /* fixed: the setting (W for power limits) */
     const chase_trace_t *truth; /* oracle: the whole true trace (perfect knowledge) */
 } chase_policy_params_t;
 
@@ -67,7 +69,7 @@ typedef struct chase_policy_ops {
     const char *name;
     const char *summary;
     void *(*create)(const chase_policy_params_t *params, const char *arg, chase_err_t *err);
-    int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
+    int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err);
     void (*destroy)(void *state);
     chase_forecast_use_t forecast_use;
 } chase_policy_ops_t;
@@ -84,7 +86,7 @@ void chase_policy_free(chase_policy_t *p);
 const char *chase_policy_name(const chase_policy_t *p);
 
 /* The setting for the period described by ctx. */
-int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err);
+int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err);
 
 /* Whether the policy reads the forecaster's further samples (ci_ahead and their errors). */
 int chase_policy_uses_ahead(const chase_policy_t *p);

@@ -5,20 +5,22 @@
 #include <stddef.h>
 
 #include "chase/error.h"
+#include "chase/setting.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* One measured power limit: work units per second and average power drawn at that limit. */
+/* One measured setting (a value of the profile's knob): work units per second and average power drawn at it. */
 typedef struct chase_profile_point {
-    double pl_w;
+    double setting;
     double throughput; /* work units per second (unit: chase_profile_t.unit) */
     double power_w;
 } chase_profile_point_t;
 
-/* A profile: points sorted by ascending power limit, all throughputs and powers > 0. */
+/* A profile: points sorted by ascending setting of one knob, all throughputs and powers > 0. */
 typedef struct chase_profile {
+    chase_knob_t knob; /* what the points' settings are (CHASE_KNOB_POWER_LIMIT: watts) */
     char name[128];
     char gpu[64];   /* e.g. "A40" */
     char unit[32];  /* what one unit of work is: "epoch", "step", "sample" */
@@ -28,7 +30,7 @@ typedef struct chase_profile {
 
 /* One vertex of the lower convex hull of (time, energy) per unit of work. */
 typedef struct chase_hull_vertex {
-    double pl_w;
+    double setting;  /* the value of the profile's knob */
     double t_s;       /* seconds per unit of work */
     double e_j;       /* joules per unit of work */
     double x;         /* throughput, units per second (1/t_s) */
@@ -62,16 +64,16 @@ int chase_profile_write_json(const chase_profile_t *p, const char *path, chase_e
 /* Reads one workload "DATASET/NETWORK/BATCH/OPTIMIZER" from a Zeus summary_power CSV; unit is "epoch". */
 int chase_profile_read_zeus_csv(const char *path, const char *workload, chase_profile_t **out, chase_err_t *err);
 
-/* Lowest and highest measured limit. */
-double chase_profile_min_pl(const chase_profile_t *p);
-double chase_profile_max_pl(const chase_profile_t *p);
+/* Lowest and highest measured setting. */
+double chase_profile_min_setting(const chase_profile_t *p);
+double chase_profile_max_setting(const chase_profile_t *p);
 
-/* Throughput at the highest measured limit: the `max` baseline every slowdown is measured against. */
+/* Throughput at the highest measured setting: the `max` baseline every slowdown is measured against. */
 double chase_profile_top_throughput(const chase_profile_t *p);
 
-/* Throughput and power at limit pl_w, linearly interpolated in time and energy per unit between measured limits;
+/* Throughput and power at setting value, linearly interpolated in time and energy per unit between measured ones;
  * CHASE_ERANGE outside the measured range. */
-int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, double *power_w);
+int chase_profile_at(const chase_profile_t *p, double value, double *throughput, double *power_w);
 
 /* Built-in profiles (published Zeus measurements, see NOTICE): a copy of the named one ("a40-resnet50", ...). */
 int chase_profile_builtin(const char *name, chase_profile_t **out, chase_err_t *err);

@@ -17,8 +17,8 @@ extern "C" {
 typedef struct chase_profiling_opts {
     int warmup_steps;          /* steps at the original limits before any measurement (default 10) */
     int profile_steps;         /* steps measured at each limit (default 20); a few more settle after each change */
-    double pl_step_w;          /* grid step (default 25 W) */
-    double min_pl_w, max_pl_w; /* grid range; NAN: the range every selected GPU accepts */
+    double setting_step;       /* grid step in the knob's unit (default 25 W) */
+    double min_setting, max_setting; /* grid range; NAN: the range every selected GPU accepts */
     const int *gpus;           /* GPUs the job uses (all get the same limit); NULL: all */
     int n_gpus;
     double first_report_timeout_s; /* CHASE_ETIMEOUT when the job reports no step by then (default 300 s) */

@@ -301,7 +301,7 @@ static void print_row(const char *what, const chase_period_t *r)
     char ts[32];
     chase_time_format((int64_t)floor(r->start), ts, sizeof ts);
     fprintf(stderr, PROG ": %s %s  %5.0f s  CI %6.1f g/kWh%s  limit %5.0f W  %10.1f J  %8.3f g  %6.0f steps\n", what,
-            ts, r->end - r->start, r->ci, r->stale ? " (stale)" : "", r->pl_w, r->energy_j, r->carbon_g, r->work);
+            ts, r->end - r->start, r->ci, r->stale ? " (stale)" : "", r->setting, r->energy_j, r->carbon_g, r->work);
 }
 
 static void on_period(void *arg, const chase_period_t *row)
@@ -407,7 +407,7 @@ static int load_profile(run_t *R, int *loaded, chase_err_t *err)
     int rc = chase_profile_read_json(R->o.profile_file, &R->profile, err);
     if (rc != CHASE_OK)
         return rc;
-    double lo = chase_profile_min_pl(R->profile), hi = chase_profile_max_pl(R->profile);
+    double lo = chase_profile_min_setting(R->profile), hi = chase_profile_max_setting(R->profile);
     if (lo < R->range_lo - 1e-6 || hi > R->range_hi + 1e-6)
         return chase_err_set(err, CHASE_ERANGE,
                              "--profile-file %s covers %.0f..%.0f W but the GPUs accept %.0f..%.0f W: it was "
@@ -449,7 +449,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         cJSON *pts = cJSON_AddArrayToObject(pr, "points");
         for (size_t i = 0; i < R->profile->n; i++) {
             cJSON *p = cJSON_CreateObject();
-            cli_json_number(p, "power_limit_w", R->profile->pts[i].pl_w);
+            cli_json_number(p, "power_limit_w", R->profile->pts[i].setting);
             cli_json_number(p, "throughput", R->profile->pts[i].throughput);
             cli_json_number(p, "power_w", R->profile->pts[i].power_w);
             cJSON_AddItemToArray(pts, p);
@@ -473,7 +473,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
         cJSON_AddStringToObject(p, "phase", i < R->n_profile_rows ? "profile" : "control");
         cli_json_number(p, "ci_g_per_kwh", r->ci);
         cli_json_number(p, "forecast_g_per_kwh", r->ci_forecast);
-        cli_json_number(p, "power_limit_w", r->pl_w);
+        cli_json_number(p, "power_limit_w", r->setting);
         cli_json_number(p, "energy_j", r->energy_j);
         cli_json_number(p, "carbon_g", r->carbon_g);
         cli_json_number(p, "steps", r->work);
@@ -487,7 +487,7 @@ static int write_report(run_t *R, const chase_progress_stats_t *ps, int interrup
     cli_json_number(tot, "energy_j", t.energy_j);
     cli_json_number(tot, "carbon_g", t.carbon_g);
     cli_json_number(tot, "steps", t.work);
-    cli_json_number(tot, "mean_power_limit_w", t.mean_pl_w);
+    cli_json_number(tot, "mean_power_limit_w", t.mean_setting);
     cJSON_AddNumberToObject(root, "exit_status", R->exit_status);
     if (interrupted)
         cJSON_AddStringToObject(root, "interrupted_by",
@@ -510,7 +510,7 @@ static void summary(run_t *R, const chase_progress_stats_t *ps)
     fprintf(stderr,
             PROG ": %.1f s, %zu control periods + %zu profiling, %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f W, "
                  "policy %s%s\n",
-            t.time_s, R->ledger.n - R->n_profile_rows, R->n_profile_rows, t.energy_j, t.carbon_g, t.work, t.mean_pl_w,
+            t.time_s, R->ledger.n - R->n_profile_rows, R->n_profile_rows, t.energy_j, t.carbon_g, t.work, t.mean_setting,
             R->policy_used, R->o.dry_run ? " (dry run)" : "");
     if (ps->malformed)
         fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps->malformed);
@@ -552,7 +552,7 @@ static int profile_online(run_t *R, chase_job_t *job, int *finished, chase_err_t
     chase_profiling_opts_init(&po);
     po.warmup_steps = R->o.warmup_steps;
     po.profile_steps = R->o.profile_steps;
-    po.pl_step_w = R->o.pl_step_w;
+    po.setting_step = R->o.pl_step_w;
     po.gpus = R->gpu_idx;
     po.n_gpus = R->n_gpus;
     po.first_report_timeout_s = R->o.progress_timeout_s;

@@ -137,7 +137,7 @@ static void print_table(const result_t *r, size_t n, const char *unit_note)
                r[i].tot.time_s / 3600, shown(r[i].slowdown_pct), r[i].tot.energy_j / 3.6e6, r[i].tot.carbon_g / 1000,
                shown(r[i].carbon_saving_pct), shown(r[i].energy_saving_pct), shown(r[i].efficiency_pp),
                shown(r[i].timing_pp),
-               r[i].tot.mean_pl_w);
+               r[i].tot.mean_setting);
     printf("\nSavings are against max. Efficiency part: what one fixed limit with the same slowdown saves (the best\n"
            "carbon-blind setting, as Zeus would pick it); timing part: the rest, from following the grid. %s\n",
            unit_note);
@@ -160,7 +160,7 @@ static cJSON *results_json(const options_t *o, const chase_trace_t *trace, const
     cJSON_AddStringToObject(p, "name", prof->name);
     cJSON *pls = cJSON_AddArrayToObject(p, "power_limits_w");
     for (size_t i = 0; i < prof->n; i++)
-        cJSON_AddItemToArray(pls, cJSON_CreateNumber(prof->pts[i].pl_w));
+        cJSON_AddItemToArray(pls, cJSON_CreateNumber(prof->pts[i].setting));
     cJSON *j = cJSON_AddObjectToObject(root, "job");
     cJSON_AddNumberToObject(j, "work", work);
     cJSON_AddStringToObject(j, "unit", prof->unit);
@@ -178,7 +178,7 @@ static cJSON *results_json(const options_t *o, const chase_trace_t *trace, const
         cJSON_AddNumberToObject(x, "energy_saving_pct", r[i].energy_saving_pct);
         cJSON_AddNumberToObject(x, "efficiency_part_pct", r[i].efficiency_pp);
         cJSON_AddNumberToObject(x, "timing_part_pct", r[i].timing_pp);
-        cJSON_AddNumberToObject(x, "mean_power_limit_w", r[i].tot.mean_pl_w);
+        cJSON_AddNumberToObject(x, "mean_power_limit_w", r[i].tot.mean_setting);
         cJSON_AddItemToArray(res, x);
     }
     return root;
@@ -468,7 +468,7 @@ int chase_cmd_simulate(int argc, char **argv)
     char a[32], note[200];
     chase_time_format(start, a, sizeof a);
     printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
-           work == 1 ? "" : "s", t_max / 3600, chase_profile_max_pl(prof), o.gpus, o.gpus > 1 ? "s" : "");
+           work == 1 ? "" : "s", t_max / 3600, chase_profile_max_setting(prof), o.gpus, o.gpus > 1 ? "s" : "");
     printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
            o.params.budget_pct);
     snprintf(note, sizeof note, "Budget applies to static, budget and oracle.");

@@ -268,9 +268,9 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .hull = &L->hull,
         .profile = L->profile,
     };
-    chase_setting_t set;
+    chase_decision_t set;
     if (L->signal_down) {
-        set = (chase_setting_t){.n = 1, .pl_w = {chase_profile_max_pl(L->profile)}, .share = {1}};
+        set = (chase_decision_t){.n = 1, .value = {chase_profile_max_setting(L->profile)}, .share = {1}};
         row.stale = 1;
     } else if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK) {
         return rc;
@@ -281,7 +281,7 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         if (set.share[i] <= 0)
             continue;
         double seg_end = i == set.n - 1 ? b : seg_start + set.share[i] * (b - a);
-        if ((rc = set_all(L, set.pl_w[i], err)) != CHASE_OK)
+        if ((rc = set_all(L, set.value[i], err)) != CHASE_OK)
             return rc;
         stopped = L->job->ops->run_until(L->job->self, seg_end, finished, err);
         double end = L->job->ops->now(L->job->self), e;
@@ -292,13 +292,14 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         row.energy_j += e;
         row.carbon_g += e * ci / 3.6e6;
         ci_time += ci * (end - seg_start);
-        pl_time += set.pl_w[i] * (end - seg_start);
+        pl_time += set.value[i] * (end - seg_start);
         seg_start = end;
     }
     row.end = seg_start;
     double d = row.end - row.start;
     row.ci = d > 0 ? ci_time / d : row.ci_forecast;
-    row.pl_w = d > 0 ? pl_time / d : set.pl_w[0];
+    row.setting = d > 0 ? pl_time / d : set.value[0];
+    row.knob = L->profile->knob;
     row.work = L->job->ops->work_done(L->job->self) - work0;
     if (chase_ledger_append(L->ledger, &row) != CHASE_OK)
         return stopped ? stopped : chase_err_set(err, CHASE_ENOMEM, "out of memory");

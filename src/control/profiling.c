@@ -16,9 +16,9 @@ void chase_profiling_opts_init(chase_profiling_opts_t *o)
     memset(o, 0, sizeof *o);
     o->warmup_steps = 10;
     o->profile_steps = 20;
-    o->pl_step_w = 25;
-    o->min_pl_w = NAN;
-    o->max_pl_w = NAN;
+    o->setting_step = 25;
+    o->min_setting = NAN;
+    o->max_setting = NAN;
     o->first_report_timeout_s = 300;
 }
 
@@ -113,7 +113,7 @@ static void row_end(run_t *r)
         return;
     price(r->o->signal, row.start, row.end, &row.ci, &row.stale);
     row.ci_forecast = NAN;
-    row.pl_w = r->row_pl;
+    row.setting = r->row_pl;
     row.energy_j = e1 - r->row_e0;
     row.carbon_g = row.energy_j * row.ci / 3.6e6;
     row.work = work_of(r) - r->row_w0;
@@ -219,10 +219,10 @@ static int setup(run_t *r, double *lo, double *hi, char *gpu_name, size_t name_s
         if (i == 0)
             snprintf(gpu_name, name_size, "%s", info.name);
     }
-    if (isfinite(o->min_pl_w) && o->min_pl_w > *lo)
-        *lo = o->min_pl_w;
-    if (isfinite(o->max_pl_w) && o->max_pl_w < *hi)
-        *hi = o->max_pl_w;
+    if (isfinite(o->min_setting) && o->min_setting > *lo)
+        *lo = o->min_setting;
+    if (isfinite(o->max_setting) && o->max_setting < *hi)
+        *hi = o->max_setting;
     if (!(*lo <= *hi))
         return chase_err_set(err, CHASE_ERANGE, "profiling: the GPUs share no power limit range (%.0f..%.0f W)", *lo,
                              *hi);
@@ -234,7 +234,7 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
 {
     *out = NULL;
     *finished = 0;
-    if (o->warmup_steps < 0 || o->profile_steps < 1 || !(o->pl_step_w > 0))
+    if (o->warmup_steps < 0 || o->profile_steps < 1 || !(o->setting_step > 0))
         return chase_err_set(err, CHASE_EINVAL, "profiling: need warm-up steps >= 0, profile steps >= 1, step > 0 W");
     run_t r;
     memset(&r, 0, sizeof r);
@@ -248,7 +248,7 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
     int rc = setup(&r, &lo, &hi, gpu_name, sizeof gpu_name, err);
     if (rc != CHASE_OK)
         goto done;
-    n_grid = chase_profiling_grid(lo, hi, o->pl_step_w, grid, MAX_GRID);
+    n_grid = chase_profiling_grid(lo, hi, o->setting_step, grid, MAX_GRID);
     prof = chase_profile_new("online", (size_t)n_grid);
     if (!prof) {
         rc = chase_err_set(err, CHASE_ENOMEM, "profiling: out of memory");
@@ -291,7 +291,7 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
             goto done;
         }
         chase_profile_point_t *pt = &prof->pts[n_pts++];
-        pt->pl_w = grid[g];
+        pt->setting = grid[g];
         pt->throughput = (w1 - w0) / (t1 - t0);
         pt->power_w = (e1 - e0) / (t1 - t0) / r.n; /* per GPU, as the built-in profiles */
     }

@@ -43,9 +43,9 @@ static int sim_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *err
                               .uuid = "",
                               .pci_bus_id = "",
                               .pl_w = s->pl_w[idx],
-                              .default_pl_w = chase_profile_max_pl(s->profile),
-                              .min_pl_w = chase_profile_min_pl(s->profile),
-                              .max_pl_w = chase_profile_max_pl(s->profile),
+                              .default_pl_w = chase_profile_max_setting(s->profile),
+                              .min_pl_w = chase_profile_min_setting(s->profile),
+                              .max_pl_w = chase_profile_max_setting(s->profile),
                               .power_w = s->finished ? 0 : p,
                               .energy_j = s->energy_j[idx]};
     snprintf(out->name, sizeof out->name, "simulated %s", s->profile->gpu[0] ? s->profile->gpu : "GPU");
@@ -58,7 +58,7 @@ static int sim_set(void *self, int idx, double w, chase_err_t *err)
     int rc = sim_check_index(s, idx, err);
     if (rc)
         return rc;
-    double lo = chase_profile_min_pl(s->profile), hi = chase_profile_max_pl(s->profile);
+    double lo = chase_profile_min_setting(s->profile), hi = chase_profile_max_setting(s->profile);
     if (!(w >= lo - 1e-9 && w <= hi + 1e-9))
         return chase_err_set(err, CHASE_ERANGE, "power limit %g W outside %g..%g W", w, lo, hi);
     s->pl_w[idx] = w;
@@ -136,7 +136,7 @@ int chase_sim_create(const chase_profile_t *profile, int n_gpus, double work_tot
     s->profile = profile;
     s->n_gpus = n_gpus;
     for (int i = 0; i < n_gpus; i++)
-        s->pl_w[i] = chase_profile_max_pl(profile);
+        s->pl_w[i] = chase_profile_max_setting(profile);
     s->work_total = work_total;
     s->now = start;
     s->gpu = (chase_gpu_t){&sim_gpu_ops, s};

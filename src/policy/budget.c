@@ -222,7 +222,7 @@ static double solve_mu(budget_t *b, double ci, double now_s, double rest_s, doub
     return hi;
 }
 
-static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     budget_t *b = state;
     const chase_hull_t *h = ctx->hull;
@@ -246,7 +246,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
         time_left = PACE_HORIZON_S;
     }
     if (time_left <= 0 || work_left >= time_left * h->v[0].x) {
-        policy_setting_single(out, h->v[0].pl_w);
+        policy_decision_single(out, h->v[0].setting);
         return CHASE_OK;
     }
     double now_s = fmin(ctx->period_s, time_left), rest_s = time_left - now_s;
@@ -277,7 +277,7 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
         if (x_need > x_now)
             x_now = x_need;
     }
-    lagrange_setting_for_x(h, x_now, out->pl_w, out->share, &out->n);
+    lagrange_setting_for_x(h, x_now, out->value, out->share, &out->n);
     return CHASE_OK;
 }
 

@@ -53,30 +53,30 @@ static double max_ci_before(const chase_policy_ctx_t *ctx)
     return m;
 }
 
-static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     chase_paper_t *c = state;
     const chase_profile_t *p = ctx->profile;
     (void)err;
     if (isnan(c->max_power_w))
-        c->max_power_w = chase_profile_max_pl(p);
+        c->max_power_w = chase_profile_max_setting(p);
     if (isnan(c->max_ci))
         c->max_ci = max_ci_before(ctx);
     double ci = ctx->ci_forecast;
     if (isnan(ci) || isnan(c->max_ci)) { /* nothing known yet: run at full speed */
-        policy_setting_single(out, chase_profile_max_pl(p));
+        policy_decision_single(out, chase_profile_max_setting(p));
         return CHASE_OK;
     }
-    double best = INFINITY, best_w = chase_profile_max_pl(p);
+    double best = INFINITY, best_w = chase_profile_max_setting(p);
     for (size_t i = p->n; i-- > 0;) {
         const chase_profile_point_t *pt = &p->pts[i];
         double cost = (c->eta * pt->power_w * ci + (1 - c->eta) * c->max_power_w * c->max_ci) / pt->throughput;
         if (cost < best) {
             best = cost;
-            best_w = pt->pl_w;
+            best_w = pt->setting;
         }
     }
-    policy_setting_single(out, best_w);
+    policy_decision_single(out, best_w);
     return CHASE_OK;
 }
 

@@ -11,7 +11,7 @@ typedef struct fixed {
 
 static void *fixed_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
 {
-    double w = params ? params->fixed_w : NAN;
+    double w = params ? params->fixed_value : NAN;
     if (arg) {
         char *end;
         errno = 0;
@@ -31,12 +31,12 @@ static void *fixed_create(const chase_policy_params_t *params, const char *arg, 
     return f;
 }
 
-static int fixed_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int fixed_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
-    double w = ((fixed_t *)state)->w, lo = chase_profile_min_pl(ctx->profile), hi = chase_profile_max_pl(ctx->profile);
+    double w = ((fixed_t *)state)->w, lo = chase_profile_min_setting(ctx->profile), hi = chase_profile_max_setting(ctx->profile);
     if (w < lo || w > hi)
         return chase_err_set(err, CHASE_ERANGE, "fixed limit %g W is outside the profile's %g..%g W", w, lo, hi);
-    policy_setting_single(out, w);
+    policy_decision_single(out, w);
     return CHASE_OK;
 }
 

@@ -36,18 +36,18 @@ size_t lagrange_vertex(const lagrange_t *lg, double r)
 
 double lagrange_x(const lagrange_t *lg, double r) { return lg->hull->v[lagrange_vertex(lg, r)].x; }
 
-void lagrange_setting_for_x(const chase_hull_t *hull, double x, double pl_w[2], double share[2], int *n)
+void lagrange_setting_for_x(const chase_hull_t *hull, double x, double value[2], double share[2], int *n)
 {
     const chase_hull_vertex_t *v = hull->v;
     size_t last = hull->n - 1;
     if (x >= v[0].x || hull->n == 1) {
-        pl_w[0] = v[0].pl_w;
+        value[0] = v[0].setting;
         share[0] = 1;
         *n = 1;
         return;
     }
     if (x <= v[last].x) {
-        pl_w[0] = v[last].pl_w;
+        value[0] = v[last].setting;
         share[0] = 1;
         *n = 1;
         return;
@@ -58,14 +58,14 @@ void lagrange_setting_for_x(const chase_hull_t *hull, double x, double pl_w[2], 
     /* v[i].x >= x > v[i+1].x: time share s on the faster vertex gives s*x_i + (1-s)*x_{i+1} = x. */
     double s = (x - v[i + 1].x) / (v[i].x - v[i + 1].x);
     if (s >= 1 - 1e-12) {
-        pl_w[0] = v[i].pl_w;
+        value[0] = v[i].setting;
         share[0] = 1;
         *n = 1;
         return;
     }
-    pl_w[0] = v[i].pl_w;
+    value[0] = v[i].setting;
     share[0] = s;
-    pl_w[1] = v[i + 1].pl_w;
+    value[1] = v[i + 1].setting;
     share[1] = 1 - s;
     *n = 2;
 }

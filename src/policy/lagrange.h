@@ -27,6 +27,6 @@ double lagrange_x(const lagrange_t *lg, double r);
 
 /* A setting that runs the hull at average throughput x (clamped to the hull): one vertex or two adjacent ones
  * mixed by time share. */
-void lagrange_setting_for_x(const chase_hull_t *hull, double x, double pl_w[2], double share[2], int *n);
+void lagrange_setting_for_x(const chase_hull_t *hull, double x, double value[2], double share[2], int *n);
 
 #endif

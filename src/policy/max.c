@@ -13,11 +13,11 @@ static void *max_create(const chase_policy_params_t *params, const char *arg, ch
     return malloc(1);
 }
 
-static int max_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int max_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     (void)state;
     (void)err;
-    policy_setting_single(out, chase_profile_max_pl(ctx->profile));
+    policy_decision_single(out, chase_profile_max_setting(ctx->profile));
     return CHASE_OK;
 }
 

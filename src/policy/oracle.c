@@ -17,7 +17,7 @@ typedef struct oracle {
     lagrange_t lg;
     double start, period_s;
     size_t n;
-    chase_setting_t *plan;
+    chase_decision_t *plan;
 } oracle_t;
 
 static void *oracle_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -86,7 +86,7 @@ static int oracle_plan(oracle_t *o, const chase_policy_ctx_t *ctx, chase_err_t *
     size_t slow = h->n - 1;
     if (work_at(o, ci, len, 0) >= W) { /* even the most efficient point finishes in time */
         for (size_t k = 0; k < o->n; k++)
-            policy_setting_single(&o->plan[k], h->v[slow].pl_w);
+            policy_decision_single(&o->plan[k], h->v[slow].setting);
         goto out;
     }
     double lo = 0, hi = 1;
@@ -105,16 +105,16 @@ static int oracle_plan(oracle_t *o, const chase_policy_ctx_t *ctx, chase_err_t *
     for (size_t k = 0; k < o->n; k++) {
         double r_lo = ci[k] > 0 ? lo / ci[k] : INFINITY, r_hi = ci[k] > 0 ? hi / ci[k] : INFINITY;
         size_t a = lagrange_vertex(&o->lg, r_hi), b = lagrange_vertex(&o->lg, r_lo);
-        chase_setting_t *s = &o->plan[k];
+        chase_decision_t *s = &o->plan[k];
         if (a == b || theta >= 1) {
-            policy_setting_single(s, h->v[a].pl_w);
+            policy_decision_single(s, h->v[a].setting);
         } else if (theta <= 0) {
-            policy_setting_single(s, h->v[b].pl_w);
+            policy_decision_single(s, h->v[b].setting);
         } else {
             s->n = 2;
-            s->pl_w[0] = h->v[a].pl_w;
+            s->value[0] = h->v[a].setting;
             s->share[0] = theta;
-            s->pl_w[1] = h->v[b].pl_w;
+            s->value[1] = h->v[b].setting;
             s->share[1] = 1 - theta;
         }
     }
@@ -124,7 +124,7 @@ out:
     return rc;
 }
 
-static int oracle_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int oracle_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     oracle_t *o = state;
     if (!o->planned) {
@@ -137,7 +137,7 @@ static int oracle_decide(void *state, const chase_policy_ctx_t *ctx, chase_setti
     if (k >= 0 && k < (double)o->n)
         *out = o->plan[(size_t)k];
     else /* past the plan (rounding at the very end): finish at full speed */
-        policy_setting_single(out, ctx->hull->v[0].pl_w);
+        policy_decision_single(out, ctx->hull->v[0].setting);
     return CHASE_OK;
 }
 

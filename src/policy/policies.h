@@ -12,7 +12,7 @@ extern const chase_policy_ops_t chase_policy_budget;
 extern const chase_policy_ops_t chase_policy_oracle;
 
 /* A setting of one limit for the whole period. */
-void policy_setting_single(chase_setting_t *out, double pl_w);
+void policy_decision_single(chase_decision_t *out, double value);
 
 
 /* The limit the static policy picks: least energy per unit within budget_pct of the top limit's time. */

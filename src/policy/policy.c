@@ -25,7 +25,7 @@ void chase_policy_params_init(chase_policy_params_t *params)
     params->max_power_w = NAN;
     params->max_ci = NAN;
     params->budget_pct = 2.5;
-    params->fixed_w = NAN;
+    params->fixed_value = NAN;
     params->truth = NULL;
 }
 
@@ -69,16 +69,17 @@ int chase_policy_uses_ahead(const chase_policy_t *p) { return p->ops->forecast_u
 
 chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p) { return p->ops->forecast_use; }
 
-int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     int rc = p->ops->decide(p->state, ctx, out, err);
     if (rc != CHASE_OK)
         return rc;
+    out->knob = ctx->profile->knob;
     if (out->n < 1 || out->n > 2)
         return chase_err_set(err, CHASE_ESTATE, "policy %s returned %d limits", p->name, out->n);
     double sum = 0;
     for (int i = 0; i < out->n; i++) {
-        if (!(out->share[i] >= 0) || !isfinite(out->pl_w[i]))
+        if (!(out->share[i] >= 0) || !isfinite(out->value[i]))
             return chase_err_set(err, CHASE_ESTATE, "policy %s returned an invalid setting", p->name);
         sum += out->share[i];
     }
@@ -87,12 +88,12 @@ int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_
     return CHASE_OK;
 }
 
-void policy_setting_single(chase_setting_t *out, double pl_w)
+void policy_decision_single(chase_decision_t *out, double value)
 {
     out->n = 1;
-    out->pl_w[0] = pl_w;
+    out->value[0] = value;
     out->share[0] = 1;
-    out->pl_w[1] = 0;
+    out->value[1] = 0;
     out->share[1] = 0;
 }
 

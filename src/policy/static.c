@@ -7,7 +7,7 @@
 
 typedef struct static_policy {
     double budget_pct;
-    double pl_w; /* chosen at the first decision, NAN before */
+    double value; /* chosen at the first decision, NAN before */
 } static_t;
 
 static void *static_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -23,7 +23,7 @@ static void *static_create(const chase_policy_params_t *params, const char *arg,
     static_t *s = malloc(sizeof *s);
     if (s) {
         s->budget_pct = params->budget_pct;
-        s->pl_w = NAN;
+        s->value = NAN;
     }
     return s;
 }
@@ -40,18 +40,18 @@ static void unit_cost(const chase_profile_t *p, double w, double *t, double *e)
 double policy_static_limit(const chase_profile_t *p, double budget_pct)
 {
     double t_max = 1 / chase_profile_top_throughput(p), t_allowed = t_max * (1 + budget_pct / 100) * (1 + 1e-12);
-    double best_w = chase_profile_max_pl(p), best_e = INFINITY;
+    double best_w = chase_profile_max_setting(p), best_e = INFINITY;
     for (size_t i = 0; i < p->n; i++) {
         double t, e;
-        unit_cost(p, p->pts[i].pl_w, &t, &e);
+        unit_cost(p, p->pts[i].setting, &t, &e);
         if (t <= t_allowed && e < best_e) {
             best_e = e;
-            best_w = p->pts[i].pl_w;
+            best_w = p->pts[i].setting;
         }
         if (i + 1 == p->n)
             continue;
         /* Time per unit is linear in the limit between two measured limits: where it meets the budget. */
-        double t2, e2, w1 = p->pts[i].pl_w, w2 = p->pts[i + 1].pl_w;
+        double t2, e2, w1 = p->pts[i].setting, w2 = p->pts[i + 1].setting;
         unit_cost(p, w2, &t2, &e2);
         if ((t - t_allowed) * (t2 - t_allowed) < 0) {
             double w = w1 + (w2 - w1) * (t_allowed - t) / (t2 - t);
@@ -66,13 +66,13 @@ double policy_static_limit(const chase_profile_t *p, double budget_pct)
     return best_w;
 }
 
-static int static_decide(void *state, const chase_policy_ctx_t *ctx, chase_setting_t *out, chase_err_t *err)
+static int static_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     static_t *s = state;
     (void)err;
-    if (isnan(s->pl_w))
-        s->pl_w = policy_static_limit(ctx->profile, s->budget_pct);
-    policy_setting_single(out, s->pl_w);
+    if (isnan(s->value))
+        s->value = policy_static_limit(ctx->profile, s->budget_pct);
+    policy_decision_single(out, s->value);
     return CHASE_OK;
 }
 

@@ -12,7 +12,7 @@
 #include "profile/builtin.h"
 
 typedef struct measured {
-    double pl_w, s_per_epoch, power_w;
+    double pl_w, s_per_epoch, power_w; /* measured power limit (W), seconds per epoch, average power */
 } measured_t;
 
 typedef struct builtin {

@@ -42,7 +42,7 @@ int chase_hull_build(const chase_profile_t *p, chase_hull_t *out, chase_err_t *e
         if (!(isfinite(q->throughput) && q->throughput > 0 && isfinite(q->power_w) && q->power_w > 0)) {
             free(pt);
             return chase_err_set(err, CHASE_EINVAL, "profile '%s': point at %g W has no positive throughput/power",
-                                 p->name, q->pl_w);
+                                 p->name, q->setting);
         }
         pt[i].t = 1.0 / q->throughput;
         pt[i].e = q->power_w / q->throughput;
@@ -73,7 +73,7 @@ int chase_hull_build(const chase_profile_t *p, chase_hull_t *out, chase_err_t *e
     }
     for (size_t i = 0; i < k; i++) {
         chase_hull_vertex_t *v = &out->v[i];
-        v->pl_w = pt[i].src->pl_w;
+        v->setting = pt[i].src->setting;
         v->t_s = pt[i].t;
         v->e_j = pt[i].e;
         v->x = pt[i].src->throughput;

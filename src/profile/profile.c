@@ -32,7 +32,7 @@ void chase_profile_free(chase_profile_t *p)
 
 static int cmp_pl(const void *a, const void *b)
 {
-    double x = ((const chase_profile_point_t *)a)->pl_w, y = ((const chase_profile_point_t *)b)->pl_w;
+    double x = ((const chase_profile_point_t *)a)->setting, y = ((const chase_profile_point_t *)b)->setting;
     return (x > y) - (x < y);
 }
 
@@ -49,47 +49,47 @@ int chase_profile_validate(chase_profile_t *p, chase_err_t *err)
         return chase_err_set(err, CHASE_EFORMAT, "profile '%s' has no points", p->name);
     for (size_t i = 0; i < p->n; i++) {
         const chase_profile_point_t *q = &p->pts[i];
-        if (!positive(q->pl_w))
+        if (!positive(q->setting))
             return chase_err_set(err, CHASE_EFORMAT, "profile '%s': point %zu: power limit must be > 0 W (got %g)",
-                                 p->name, i, q->pl_w);
+                                 p->name, i, q->setting);
         if (!positive(q->throughput))
             return chase_err_set(err, CHASE_EFORMAT,
                                  "profile '%s': point %zu (%g W): throughput must be finite and > 0 (got %g)", p->name,
-                                 i, q->pl_w, q->throughput);
+                                 i, q->setting, q->throughput);
         if (!positive(q->power_w))
             return chase_err_set(err, CHASE_EFORMAT,
                                  "profile '%s': point %zu (%g W): power must be finite and > 0 W (got %g)", p->name, i,
-                                 q->pl_w, q->power_w);
+                                 q->setting, q->power_w);
     }
     qsort(p->pts, p->n, sizeof *p->pts, cmp_pl);
     for (size_t i = 1; i < p->n; i++)
-        if (p->pts[i].pl_w == p->pts[i - 1].pl_w)
+        if (p->pts[i].setting == p->pts[i - 1].setting)
             return chase_err_set(err, CHASE_EFORMAT, "profile '%s': power limit %g W is measured twice", p->name,
-                                 p->pts[i].pl_w);
+                                 p->pts[i].setting);
     return CHASE_OK;
 }
 
-double chase_profile_min_pl(const chase_profile_t *p)
+double chase_profile_min_setting(const chase_profile_t *p)
 {
-    return p && p->n ? p->pts[0].pl_w : NAN;
+    return p && p->n ? p->pts[0].setting : NAN;
 }
 
-double chase_profile_max_pl(const chase_profile_t *p)
+double chase_profile_max_setting(const chase_profile_t *p)
 {
-    return p && p->n ? p->pts[p->n - 1].pl_w : NAN;
+    return p && p->n ? p->pts[p->n - 1].setting : NAN;
 }
 
-int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, double *power_w)
+int chase_profile_at(const chase_profile_t *p, double value, double *throughput, double *power_w)
 {
-    if (!p || p->n == 0 || !isfinite(pl_w))
+    if (!p || p->n == 0 || !isfinite(value))
         return CHASE_EINVAL;
-    if (pl_w < p->pts[0].pl_w || pl_w > p->pts[p->n - 1].pl_w)
+    if (value < p->pts[0].setting || value > p->pts[p->n - 1].setting)
         return CHASE_ERANGE;
     size_t hi = 0;
-    while (p->pts[hi].pl_w < pl_w)
+    while (p->pts[hi].setting < value)
         hi++;
     const chase_profile_point_t *b = &p->pts[hi];
-    if (b->pl_w == pl_w) {
+    if (b->setting == value) {
         /* A measured limit: return the measurement itself, not a value that went through 1/(1/x). */
         if (throughput)
             *throughput = b->throughput;
@@ -100,7 +100,7 @@ int chase_profile_at(const chase_profile_t *p, double pl_w, double *throughput, 
     /* Interpolate time and energy per unit, not throughput and power: running a fraction of a period at each
      * neighbouring limit mixes times and energies linearly, so this is what a limit between them can at worst give. */
     const chase_profile_point_t *a = &p->pts[hi - 1];
-    double f = (pl_w - a->pl_w) / (b->pl_w - a->pl_w);
+    double f = (value - a->setting) / (b->setting - a->setting);
     double ta = 1.0 / a->throughput, tb = 1.0 / b->throughput;
     double ea = a->power_w * ta, eb = b->power_w * tb;
     double t = ta + f * (tb - ta), e = ea + f * (eb - ea);

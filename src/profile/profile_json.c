@@ -92,15 +92,15 @@ static int from_json(const cJSON *root, const char *where, chase_profile_t **out
             rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] must be an object", where, i);
             goto fail;
         }
-        if ((rc = get_positive(pt, "power_limit_w", where, i, &q->pl_w, err)) ||
+        if ((rc = get_positive(pt, "power_limit_w", where, i, &q->setting, err)) ||
             (rc = get_positive(pt, "throughput", where, i, &q->throughput, err)) ||
             (rc = get_positive(pt, "power_w", where, i, &q->power_w, err)))
             goto fail;
         /* Validation below sorts and would lose the indices; name both offending points while we still can. */
         for (size_t j = 0; j < i; j++)
-            if (p->pts[j].pl_w == q->pl_w) {
+            if (p->pts[j].setting == q->setting) {
                 rc = chase_err_set(err, CHASE_EFORMAT, "%s: points[%zu] and points[%zu] both measure %g W", where, j, i,
-                                   q->pl_w);
+                                   q->setting);
                 goto fail;
             }
         i++;
@@ -197,7 +197,7 @@ static cJSON *to_json(const chase_profile_t *p)
             cJSON_Delete(pt);
             goto fail;
         }
-        if (!add_number(pt, "power_limit_w", p->pts[i].pl_w) || !add_number(pt, "throughput", p->pts[i].throughput) ||
+        if (!add_number(pt, "power_limit_w", p->pts[i].setting) || !add_number(pt, "throughput", p->pts[i].throughput) ||
             !add_number(pt, "power_w", p->pts[i].power_w))
             goto fail;
     }
@@ -216,7 +216,7 @@ int chase_profile_write_json(const chase_profile_t *p, const char *path, chase_e
                              p->name);
     for (size_t i = 0; i < p->n; i++) {
         const chase_profile_point_t *q = &p->pts[i];
-        if (!(isfinite(q->pl_w) && q->pl_w > 0 && isfinite(q->throughput) && q->throughput > 0 &&
+        if (!(isfinite(q->setting) && q->setting > 0 && isfinite(q->throughput) && q->throughput > 0 &&
               isfinite(q->power_w) && q->power_w > 0))
             return chase_err_set(err, CHASE_EINVAL, "%s: point %zu of '%s' is not a valid measurement", path, i,
                                  p->name);

@@ -29,7 +29,7 @@ int chase_ledger_append(chase_ledger_t *l, const chase_period_t *row)
 void chase_ledger_totals(const chase_ledger_t *l, chase_totals_t *out)
 {
     double pl_time = 0;
-    out->time_s = out->energy_j = out->carbon_g = out->work = out->mean_pl_w = 0;
+    out->time_s = out->energy_j = out->carbon_g = out->work = out->mean_setting = 0;
     for (size_t i = 0; i < l->n; i++) {
         const chase_period_t *r = &l->rows[i];
         double d = r->end - r->start;
@@ -37,7 +37,7 @@ void chase_ledger_totals(const chase_ledger_t *l, chase_totals_t *out)
         out->energy_j += r->energy_j;
         out->carbon_g += r->carbon_g;
         out->work += r->work;
-        pl_time += r->pl_w * d;
+        pl_time += r->setting * d;
     }
-    out->mean_pl_w = out->time_s > 0 ? pl_time / out->time_s : 0;
+    out->mean_setting = out->time_s > 0 ? pl_time / out->time_s : 0;
 }

@@ -511,7 +511,7 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
     for (size_t i = 0; i < n && !rc; i++) {
         const chase_ledger_t *l = runs[i].ledger;
         for (size_t k = 0; k < l->n && !rc; k++)
-            rc = line_add(&pl[i], l->rows[k].start, l->rows[k].end, l->rows[k].pl_w);
+            rc = line_add(&pl[i], l->rows[k].start, l->rows[k].end, l->rows[k].setting);
         if (!pl[i].n)
             continue;
         drawn++;

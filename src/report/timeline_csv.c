@@ -64,7 +64,7 @@ int chase_report_timeline_csv(FILE *out, const chase_report_run_t *runs, size_t 
             put_time(out, p->start);
             fputc(',', out);
             put_time(out, p->end);
-            const double v[] = {p->ci, p->ci_forecast, p->pl_w, p->energy_j, p->carbon_g, p->work};
+            const double v[] = {p->ci, p->ci_forecast, p->setting, p->energy_j, p->carbon_g, p->work};
             for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
                 fputc(',', out);
                 put_num(out, v[j]);

@@ -159,7 +159,7 @@ static void test_recovers_profile(void)
     CHECK(p->n == 9);
     CHECK_STR(p->unit, "step");
     for (size_t i = 0; i < p->n; i++) {
-        double pl = p->pts[i].pl_w;
+        double pl = p->pts[i].setting;
         CHECK_NEAR(p->pts[i].throughput / true_x(pl), 1, 0.04);
         CHECK_NEAR(p->pts[i].power_w / true_p(pl), 1, 0.01); /* per GPU */
     }
@@ -175,7 +175,7 @@ static void test_recovers_profile(void)
         CHECK_NEAR(r->ci, 420, 1e-9);
         CHECK_NEAR(r->carbon_g, r->energy_j * 420 / 3.6e6, 1e-9);
         if (i > 0)
-            CHECK_NEAR(r->pl_w, p->pts[p->n - i].pl_w, 0); /* grid from the top down */
+            CHECK_NEAR(r->setting, p->pts[p->n - i].setting, 0); /* grid from the top down */
         CHECK(r->work >= (i == 0 ? 5 : 30));
     }
     CHECK_NEAR(e, w.energy[0] + w.energy[1] - e_before, 1e-6);
@@ -271,8 +271,8 @@ static void test_selected_gpus_and_range(void)
     int only[] = {1};
     o.gpus = only;
     o.n_gpus = 1;
-    o.min_pl_w = 200;
-    o.pl_step_w = 50;
+    o.min_setting = 200;
+    o.setting_step = 50;
     chase_profile_t *p = NULL;
     int finished = 0;
     CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, NULL) == CHASE_OK);
