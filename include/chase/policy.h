@@ -65,13 +65,24 @@ typedef enum chase_forecast_use {
                                 horizon */
 } chase_forecast_use_t;
 
+/* What a policy needs besides the forecast, so that a front end can check a run before it starts. */
+enum {
+    CHASE_POLICY_NEEDS_PROFILE = 1, /* the job's measured profile (a stand-in of the GPUs' range will not do) */
+    CHASE_POLICY_NEEDS_TRUTH = 2    /* the whole true trace (params.truth): simulation only */
+};
+
 typedef struct chase_policy_ops {
     const char *name;
     const char *summary;
+    /* Parses its own argument (the text after ':' in "fixed:250", NULL when none) and the params it reads. */
     void *(*create)(const chase_policy_params_t *params, const char *arg, chase_err_t *err);
     int (*decide)(void *state, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err);
     void (*destroy)(void *state);
     chase_forecast_use_t forecast_use;
+    unsigned needs; /* CHASE_POLICY_NEEDS_* */
+    /* CHASE_ERANGE when a setting the policy will ask for lies outside [lo, hi] (NULL: it only uses the profile's
+     * own settings). */
+    int (*check_range)(void *state, double lo, double hi, chase_err_t *err);
 } chase_policy_ops_t;
 
 typedef struct chase_policy chase_policy_t;
@@ -93,6 +104,12 @@ int chase_policy_uses_ahead(const chase_policy_t *p);
 
 /* What the policy reads of the forecaster (CHASE_FORECAST_NONE: a simulation need not run one). */
 chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p);
+
+/* What the policy needs (CHASE_POLICY_NEEDS_*). */
+unsigned chase_policy_needs(const chase_policy_t *p);
+
+/* CHASE_ERANGE, naming the setting, when the policy would ask for one outside [lo, hi]. */
+int chase_policy_check_range(const chase_policy_t *p, double lo, double hi, chase_err_t *err);
 
 /* The registered policies, NULL-terminated. */
 const chase_policy_ops_t *const *chase_policy_list(void);

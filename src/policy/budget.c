@@ -290,5 +290,11 @@ static void budget_destroy(void *state)
 }
 
 const chase_policy_ops_t chase_policy_budget = {
-    "budget", "chase's own: least carbon within a slowdown budget (--budget PCT), re-planned every period",
-    budget_create, budget_decide, budget_destroy, CHASE_FORECAST_AHEAD};
+    .name = "budget",
+    .summary = "chase's own: least carbon within a slowdown budget (--budget PCT), re-planned every period",
+    .create = budget_create,
+    .decide = budget_decide,
+    .destroy = budget_destroy,
+    .forecast_use = CHASE_FORECAST_AHEAD,
+    .needs = CHASE_POLICY_NEEDS_PROFILE,
+};

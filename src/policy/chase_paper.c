@@ -81,5 +81,11 @@ static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_decisi
 }
 
 const chase_policy_ops_t chase_policy_chase = {
-    "chase", "the paper's Eq. 6: weighs carbon (eta) against time at MaxPower and MaxCI, per period",
-    chase_create, chase_decide, free, CHASE_FORECAST_PERIOD};
+    .name = "chase",
+    .summary = "the paper's Eq. 6: weighs carbon (eta) against time at MaxPower and MaxCI, per period",
+    .create = chase_create,
+    .decide = chase_decide,
+    .destroy = free,
+    .forecast_use = CHASE_FORECAST_PERIOD,
+    .needs = CHASE_POLICY_NEEDS_PROFILE,
+};

@@ -40,5 +40,21 @@ static int fixed_decide(void *state, const chase_policy_ctx_t *ctx, chase_decisi
     return CHASE_OK;
 }
 
-const chase_policy_ops_t chase_policy_fixed = {"fixed", "one given power limit all the time (fixed:W)",
-                                               fixed_create, fixed_decide, free, CHASE_FORECAST_NONE};
+static int fixed_check_range(void *state, double lo, double hi, chase_err_t *err)
+{
+    double w = ((fixed_t *)state)->w;
+    if (w < lo || w > hi)
+        return chase_err_set(err, CHASE_ERANGE, "fixed:%g is outside the %g..%g W the GPUs accept", w, lo, hi);
+    return CHASE_OK;
+}
+
+const chase_policy_ops_t chase_policy_fixed = {
+    .name = "fixed",
+    .summary = "one given power limit all the time (fixed:W)",
+    .create = fixed_create,
+    .decide = fixed_decide,
+    .destroy = free,
+    .forecast_use = CHASE_FORECAST_NONE,
+    .needs = 0,
+    .check_range = fixed_check_range,
+};

@@ -21,5 +21,12 @@ static int max_decide(void *state, const chase_policy_ctx_t *ctx, chase_decision
     return CHASE_OK;
 }
 
-const chase_policy_ops_t chase_policy_max = {"max", "the GPU's top power limit all the time (the baseline)",
-                                             max_create, max_decide, free, CHASE_FORECAST_NONE};
+const chase_policy_ops_t chase_policy_max = {
+    .name = "max",
+    .summary = "the GPU's top power limit all the time (the baseline)",
+    .create = max_create,
+    .decide = max_decide,
+    .destroy = free,
+    .forecast_use = CHASE_FORECAST_NONE,
+    .needs = 0,
+};

@@ -150,5 +150,11 @@ static void oracle_destroy(void *state)
 }
 
 const chase_policy_ops_t chase_policy_oracle = {
-    "oracle", "the offline optimum knowing the whole trace, under the same budget (the bound; simulation only)",
-    oracle_create, oracle_decide, oracle_destroy, CHASE_FORECAST_NONE};
+    .name = "oracle",
+    .summary = "the offline optimum knowing the whole trace, under the same budget (the bound; simulation only)",
+    .create = oracle_create,
+    .decide = oracle_decide,
+    .destroy = oracle_destroy,
+    .forecast_use = CHASE_FORECAST_NONE,
+    .needs = CHASE_POLICY_NEEDS_PROFILE | CHASE_POLICY_NEEDS_TRUTH,
+};

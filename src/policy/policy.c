@@ -69,6 +69,13 @@ int chase_policy_uses_ahead(const chase_policy_t *p) { return p->ops->forecast_u
 
 chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p) { return p->ops->forecast_use; }
 
+unsigned chase_policy_needs(const chase_policy_t *p) { return p->ops->needs; }
+
+int chase_policy_check_range(const chase_policy_t *p, double lo, double hi, chase_err_t *err)
+{
+    return p->ops->check_range ? p->ops->check_range(p->state, lo, hi, err) : CHASE_OK;
+}
+
 int chase_policy_decide(chase_policy_t *p, const chase_policy_ctx_t *ctx, chase_decision_t *out, chase_err_t *err)
 {
     int rc = p->ops->decide(p->state, ctx, out, err);

@@ -77,5 +77,11 @@ static int static_decide(void *state, const chase_policy_ctx_t *ctx, chase_decis
 }
 
 const chase_policy_ops_t chase_policy_static = {
-    "static", "the one limit with least energy within the slowdown budget, carbon-unaware (what Zeus gives)",
-    static_create, static_decide, free, CHASE_FORECAST_NONE};
+    .name = "static",
+    .summary = "the one limit with least energy within the slowdown budget, carbon-unaware (what Zeus gives)",
+    .create = static_create,
+    .decide = static_decide,
+    .destroy = free,
+    .forecast_use = CHASE_FORECAST_NONE,
+    .needs = CHASE_POLICY_NEEDS_PROFILE,
+};
