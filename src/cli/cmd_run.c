@@ -97,7 +97,7 @@ typedef struct opts {
 static int parse_int(const char *name, const char *text, int lo, int hi, int *out)
 {
     double v;
-    if (cli_parse_double(name, text, lo, hi, &v) != 0)
+    if (cli_parse_double(PROG, name, text, lo, hi, &v) != 0)
         return -1;
     if (v != floor(v)) {
         fprintf(stderr, "chase: %s expects a whole number (got '%s')\n", name, text);
@@ -231,11 +231,11 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         else if (!strcmp(name, "--gpus"))
             bad = parse_gpus(val, o), o->gpus_text = val;
         else if (!strcmp(name, "--budget"))
-            bad = cli_parse_double(name, val, 0, 100, &o->budget_pct);
+            bad = cli_parse_double(PROG, name, val, 0, 100, &o->budget_pct);
         else if (!strcmp(name, "--eta"))
-            bad = cli_parse_double(name, val, 0, 1, &o->eta);
+            bad = cli_parse_double(PROG, name, val, 0, 1, &o->eta);
         else if (!strcmp(name, "--pl-step"))
-            bad = cli_parse_double(name, val, 1, 1000, &o->pl_step_w);
+            bad = cli_parse_double(PROG, name, val, 1, 1000, &o->pl_step_w);
         else if (!strcmp(name, "--period"))
             bad = parse_duration(name, val, 1, &o->period_s);
         else if (!strcmp(name, "--progress-timeout"))
@@ -243,7 +243,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         else if (!strcmp(name, "--warmup-steps"))
             bad = parse_int(name, val, 0, 1000000, &o->warmup_steps);
         else if (!strcmp(name, "--total-steps"))
-            bad = cli_parse_double(name, val, 1, 1e15, &o->total_steps);
+            bad = cli_parse_double(PROG, name, val, 1, 1e15, &o->total_steps);
         else if (!strcmp(name, "--profile-steps"))
             bad = parse_int(name, val, 1, 1000000, &o->profile_steps);
         if (bad)

@@ -1,5 +1,4 @@
 /* `chase simulate`: how much carbon each policy would save on a carbon trace, at what cost in time. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,72 +231,60 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"svg", required_argument, 0, O_SVG},           {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     int c;
-    double gpus;
-    chase_err_t err;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case O_TRACE: o->trace = optarg; break;
         case O_COLUMN: o->column = optarg; break;
         case O_LCA: o->lca = 1; break;
         case O_GRID: o->grid = optarg; break;
         case O_SEED:
-            if (cli_parse_double("--seed", optarg, 0, 1e15, &o->seed))
+            if (cli_parse_double(PROG, "--seed", optarg, 0, 1e15, &o->seed))
                 return 2;
             break;
         case O_PROFILE: o->profile = optarg; break;
         case O_WORKLOAD: o->workload = optarg; break;
         case O_EPOCHS:
-            if (cli_parse_double("--epochs", optarg, 1e-6, 1e7, &o->epochs))
+            if (cli_parse_double(PROG, "--epochs", optarg, 1e-6, 1e7, &o->epochs))
                 return 2;
             break;
         case O_HOURS:
-            if (cli_parse_double("--hours", optarg, 1e-3, 1e6, &o->hours))
+            if (cli_parse_double(PROG, "--hours", optarg, 1e-3, 1e6, &o->hours))
                 return 2;
             break;
         case O_GPUS:
-            if (cli_parse_double("--gpus", optarg, 1, 1024, &gpus) || gpus != floor(gpus)) {
-                fprintf(stderr, PROG ": --gpus expects a whole number from 1 to 1024\n");
+            if (cli_parse_int(PROG, "--gpus", optarg, 1, 1024, &o->gpus))
                 return 2;
-            }
-            o->gpus = (int)gpus;
             break;
         case O_START: o->start = optarg; break;
         case O_POLICY: o->policies = optarg; break;
         case O_BUDGET:
-            if (cli_parse_double("--budget", optarg, 0, 1000, &o->params.budget_pct))
+            if (cli_parse_double(PROG, "--budget", optarg, 0, 1000, &o->params.budget_pct))
                 return 2;
             break;
         case O_ETA:
-            if (cli_parse_double("--eta", optarg, 0, 1, &o->params.eta))
+            if (cli_parse_double(PROG, "--eta", optarg, 0, 1, &o->params.eta))
                 return 2;
             break;
         case O_MAXP:
-            if (cli_parse_double("--max-power", optarg, 1, 1e5, &o->params.max_power_w))
+            if (cli_parse_double(PROG, "--max-power", optarg, 1, 1e5, &o->params.max_power_w))
                 return 2;
             break;
         case O_MAXCI:
-            if (cli_parse_double("--max-ci", optarg, 1e-3, 1e5, &o->params.max_ci))
+            if (cli_parse_double(PROG, "--max-ci", optarg, 1e-3, 1e5, &o->params.max_ci))
                 return 2;
             break;
         case O_FORECASTER: o->forecaster = optarg; break;
         case O_PERIOD:
-            if (chase_duration_parse(optarg, &o->period_s, &err) != CHASE_OK || o->period_s < 60 ||
-                o->period_s > 86400) {
-                fprintf(stderr, PROG ": --period must be a duration from 1m to 24h, e.g. 30m (got '%s')\n", optarg);
+            if (cli_parse_duration(PROG, "--period", optarg, 60, 86400, &o->period_s))
                 return 2;
-            }
             break;
         case O_JSON: o->json = optarg; break;
         case O_TIMELINE: o->timeline = optarg; break;
         case O_SVG: o->svg = optarg; break;
         case O_LIST: list_builtins(); return 0;
         case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, PROG ": unknown or incomplete option '%s' (see chase simulate --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: return 2;
         }
     }
     if (optind < argc) {
