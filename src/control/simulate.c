@@ -45,7 +45,9 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
     chase_policy_t *pol = NULL;
     chase_forecaster_t *fc = NULL;
     chase_signal_t *sig = NULL;
-    chase_sim_t *sim = NULL;
+    chase_gpu_t *gpu = NULL;
+    chase_gpu_group_t *group = NULL;
+    chase_sim_job_t *job = NULL;
     int rc;
     if ((rc = chase_policy_create(policy, &params, &pol, err)) != CHASE_OK)
         goto out;
@@ -55,14 +57,18 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
         goto out;
     if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
         goto out;
-    if ((rc = chase_sim_create(spec->profile, spec->n_gpus, spec->work, spec->start, &sim, err)) != CHASE_OK)
+    chase_gpu_open_opts_t go = {.backend = "sim", .profile = spec->profile, .n_gpus = spec->n_gpus};
+    chase_gpu_group_opts_t gg = {.knob = spec->profile->knob};
+    if ((rc = chase_gpu_open(&go, &gpu, err)) != CHASE_OK ||
+        (rc = chase_gpu_group_open(gpu, &gg, &group, err)) != CHASE_OK ||
+        (rc = chase_sim_job_create(gpu, spec->work, spec->start, &job, err)) != CHASE_OK)
         goto out;
     chase_control_config_t cfg;
     chase_control_config_init(&cfg);
     cfg.period_s = spec->period_s;
     cfg.work_total = spec->work;
     cfg.budget_pct = params.budget_pct;
-    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
+    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, group, chase_sim_job_job(job), l, err);
     if (rc != CHASE_OK)
         goto out;
     for (size_t i = first_row; i < l->n; i++) {
@@ -81,7 +87,9 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
         chase_ledger_totals(&view, out);
     }
 out:
-    chase_sim_free(sim);
+    chase_sim_job_free(job);
+    chase_gpu_group_free(group);
+    chase_gpu_free(gpu);
     chase_signal_free(sig);
     chase_forecaster_free(fc);
     chase_policy_free(pol);
