@@ -31,6 +31,29 @@ int chase_report_timeline_csv(FILE *out, const chase_report_run_t *runs, size_t 
 int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs,
                      size_t n, chase_err_t *err);
 
+/* One policy's outcome in a simulated comparison, with its savings against `max` split into efficiency (what one
+ * fixed limit with the same slowdown saves: the best carbon-blind setting) and timing (the rest). */
+typedef struct chase_policy_result {
+    const char *policy; /* the policy spec (borrowed) */
+    chase_totals_t totals;
+    chase_ledger_t ledger;
+    double slowdown_pct, carbon_saving_pct, energy_saving_pct;
+    double efficiency_pp, timing_pp;
+} chase_policy_result_t;
+
+/* A simulated comparison: one job, several policies, on one trace. */
+typedef struct chase_comparison {
+    const chase_trace_t *trace;
+    const chase_profile_t *profile;
+    double start, work, period_s, budget_pct;
+    int n_gpus;
+    const chase_policy_result_t *results;
+    size_t n;
+} chase_comparison_t;
+
+/* The comparison as `chase simulate --json` writes it (fields: docs/simulate.md); free the text with free(). */
+int chase_report_simulate_json(const chase_comparison_t *c, char **out, chase_err_t *err);
+
 /* One GPU of a live run. */
 typedef struct chase_run_gpu {
     chase_gpu_info_t info;        /* as read when the run started */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chase/forecast.h"
+#include "chase/gridmodel.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 
@@ -19,6 +20,28 @@ void chase_sim_spec_init(chase_sim_spec_t *spec)
 double chase_sim_baseline_time(const chase_sim_spec_t *spec)
 {
     return spec->work / chase_profile_top_throughput(spec->profile);
+}
+
+double chase_sim_worst_time(const chase_profile_t *profile, double work)
+{
+    double t = 0;
+    for (size_t i = 0; i < profile->n; i++)
+        t = fmax(t, work / profile->pts[i].throughput);
+    return t;
+}
+
+int64_t chase_sim_default_start(const chase_trace_t *trace, double worst_time_s)
+{
+    int64_t week = trace->start + 7 * 86400;
+    return (double)(chase_trace_end(trace) - week) >= worst_time_s * 1.05 ? week : trace->start;
+}
+
+int chase_sim_grid_trace(const char *grid, int64_t start, double history_s, double worst_time_s, double period_s,
+                         uint64_t seed, chase_trace_t **out, chase_err_t *err)
+{
+    start -= start % 3600;
+    size_t hours = (size_t)ceil((history_s + worst_time_s * 1.05 + 2 * period_s) / 3600) + 1;
+    return chase_gridmodel_generate(grid, start - (int64_t)history_s, hours, seed, out, err);
 }
 
 static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **out, chase_err_t *err)
