@@ -50,9 +50,10 @@ typedef struct chase_gpu {
 
 /* Which backend chase_gpu_open opens, and what it needs. */
 typedef struct chase_gpu_open_opts {
-    const char *backend;            /* "nvml" (default when NULL) or "sim" */
+    const char *backend;            /* "nvml" (default when NULL), "sim", or "agent" (the node agent chased) */
     const chase_profile_t *profile; /* sim: what the simulated GPUs follow (kept by reference) */
     int n_gpus;                     /* sim: how many (default 1) */
+    const char *agent_socket;       /* agent: the agent's socket (NULL: $CHASE_AGENT, else /run/chase/chased.sock) */
 } chase_gpu_open_opts_t;
 
 /* Opens a backend by kind. NVML: CHASE_ENOTFOUND when the library is missing, CHASE_EGPU when the driver is not

@@ -144,7 +144,7 @@ static int open_gpus(chase_session_t *s, chase_err_t *err)
     } else {
         chase_err_t e;
         chase_err_clear(&e);
-        if ((rc = chase_gpu_open(NULL, &s->gpu, &e)) != CHASE_OK)
+        if ((rc = chase_gpu_open(&s->o.gpu_open, &s->gpu, &e)) != CHASE_OK)
             /* No NVML or no driver is the machine's state, not bad input. */
             return chase_err_set(err, rc == CHASE_ENOTFOUND || rc == CHASE_EINVAL ? CHASE_ENOTSUP : rc, "%s", e.msg);
         s->own_gpu = 1;
