@@ -12,6 +12,10 @@ extern "C" {
  * loaded; err says which, and what to do. */
 int chase_gpu_nvml_open(chase_gpu_t **out, chase_err_t *err);
 
+/* The minor number of GPU idx's device file (/dev/nvidiaN), as NVML reports it; -1 when it does not, or when g is
+ * not the NVML backend. */
+int chase_gpu_nvml_minor(const chase_gpu_t *g, int idx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@ typedef struct nvml_gpu {
     nvml_device_t dev;
     int lost;         /* NVML said GPU_IS_LOST: every later call fails fast, naming the GPU */
     int lost_at_open; /* ... already when chase opened NVML */
+    int minor;        /* N of its device file /dev/nvidiaN; -1 when NVML does not say */
     char label[160];  /* "GPU 1 (NVIDIA A40, 00000000:41:00.0)" for messages */
     energy_mode_t mode;
     double reported_j;       /* last value energy() returned: the floor for the next one */
@@ -342,6 +343,7 @@ static int open_gpu(chase_nvml_t *nv, int i, chase_err_t *err)
 {
     nvml_gpu_t *g = &nv->gpu[i];
     snprintf(g->label, sizeof g->label, "GPU %d", i);
+    g->minor = -1;
     nvml_return_t rc = nv->api.device_handle((unsigned int)i, &g->dev);
     if (rc == NVML_ERROR_GPU_IS_LOST) {
         g->lost = g->lost_at_open = 1;
@@ -361,6 +363,9 @@ static int open_gpu(chase_nvml_t *nv, int i, chase_err_t *err)
         pci.bus_id[sizeof pci.bus_id - 1] = '\0';
         bus = nv->api.pci_info_version >= 2 ? pci.bus_id : pci.bus_id_legacy;
     }
+    unsigned int minor = 0;
+    if (nv->api.device_minor && nv->api.device_minor(g->dev, &minor) == NVML_SUCCESS && minor < 1u << 20)
+        g->minor = (int)minor;
     if (name[0] || bus[0])
         snprintf(g->label, sizeof g->label, "GPU %d (%s%s%s)", i, name, name[0] && bus[0] ? ", " : "", bus);
     return CHASE_OK;
@@ -418,4 +423,12 @@ fail:
     nvml_destroy(nv);
     free(g);
     return rc;
+}
+
+int chase_gpu_nvml_minor(const chase_gpu_t *g, int idx)
+{
+    if (!g || g->ops != &nvml_ops)
+        return -1;
+    const chase_nvml_t *nv = g->self;
+    return idx >= 0 && idx < nv->n ? nv->gpu[idx].minor : -1;
 }

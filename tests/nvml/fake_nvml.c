@@ -299,6 +299,20 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
 }
 #endif
 
+/* Device files numbered backwards (GPU 0 of 2 is /dev/nvidia1), as the driver's probe order can make them: a caller
+ * that takes the index for the minor number is caught. */
+nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minor)
+{
+    int i;
+    nvmlReturn_t rc = enter(device, &i);
+    if (rc != NVML_SUCCESS)
+        return rc;
+    if (!minor)
+        return leave(NVML_ERROR_INVALID_ARGUMENT);
+    *minor = fake.h.state->n_gpus - 1u - (unsigned)i;
+    return leave(NVML_SUCCESS);
+}
+
 nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit)
 {
     int i;
