@@ -50,7 +50,8 @@ static int f_energy(void *s, int i, double *j, chase_err_t *e)
     return f->inner->ops->energy(f->inner->self, i, j, e);
 }
 static void f_destroy(void *s) { (void)s; }
-static const chase_gpu_ops_t faulty_ops = {"faulty", f_count, f_info, f_get, f_set, f_energy, f_destroy};
+static const chase_gpu_ops_t faulty_ops = {.name = "faulty", .count = f_count, .info = f_info, .get_setting = f_get,
+                                           .set_setting = f_set, .energy = f_energy, .destroy = f_destroy};
 
 /* Simulated GPUs at a given power limit, and a job of work units on them. */
 typedef struct world {

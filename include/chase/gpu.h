@@ -31,7 +31,13 @@ typedef struct chase_gpu_info {
 
 /* What a backend implements. energy returns a cumulative counter in joules that never goes backwards (backends
  * hide counter resets). get_setting and set_setting return CHASE_ENOTSUP for a knob the backend cannot turn;
- * set_setting returns CHASE_EPERM when the caller may not change it. */
+ * set_setting returns CHASE_EPERM when the caller may not change it.
+ *
+ * claim is optional (NULL for NVML and the simulated GPUs): a backend whose GPUs are shared with other users (the
+ * node agent) takes the job's GPUs with it before anything is changed, so that a conflict is reported before the
+ * job starts: CHASE_ESTATE when another session holds one (err names its holder), CHASE_EPERM when the caller may
+ * not set them at all. A backend with claim puts the GPUs back itself when the claim ends (its process exits, or
+ * the backend is freed), so the group keeps no journal for it. */
 typedef struct chase_gpu_ops {
     const char *name;
     int (*count)(void *self, int *n, chase_err_t *err);
@@ -39,6 +45,7 @@ typedef struct chase_gpu_ops {
     int (*get_setting)(void *self, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err);
     int (*set_setting)(void *self, int idx, const chase_setting_t *s, chase_err_t *err);
     int (*energy)(void *self, int idx, double *joules, chase_err_t *err);
+    int (*claim)(void *self, const int *idx, int n, chase_err_t *err);
     void (*destroy)(void *self);
 } chase_gpu_ops_t;
 
@@ -50,20 +57,23 @@ typedef struct chase_gpu {
 
 /* Which backend chase_gpu_open opens, and what it needs. */
 typedef struct chase_gpu_open_opts {
-    const char *backend;            /* "nvml" (default when NULL), "sim", or "agent" (the node agent chased) */
+    const char *backend;            /* "nvml" (default when NULL), "sim", "agent" (the node agent chased), or
+                                       "auto": the agent when agent_socket or $CHASE_AGENT names it, or when not
+                                       root and the default socket exists; NVML otherwise ("none" names no agent) */
     const chase_profile_t *profile; /* sim: what the simulated GPUs follow (kept by reference) */
     int n_gpus;                     /* sim: how many (default 1) */
     const char *agent_socket;       /* agent: the agent's socket (NULL: $CHASE_AGENT, else /run/chase/chased.sock) */
 } chase_gpu_open_opts_t;
 
 /* Opens a backend by kind. NVML: CHASE_ENOTFOUND when the library is missing, CHASE_EGPU when the driver is not
- * loaded, CHASE_EPERM when the devices may not be opened; err says which, and what to do. */
+ * loaded, CHASE_EPERM when the devices may not be opened; agent: CHASE_ENOTFOUND when no agent answers at the
+ * socket; err says which, and what to do. */
 int chase_gpu_open(const chase_gpu_open_opts_t *opts, chase_gpu_t **out, chase_err_t *err);
 
 /* Names of the backends chase_gpu_open knows, NULL-terminated. */
 const char *const *chase_gpu_backends(void);
 
-/* The backend's name ("nvml", "sim"); "?" for NULL. */
+/* The backend's name ("nvml", "sim", "agent"); "?" for NULL. */
 const char *chase_gpu_backend(const chase_gpu_t *g);
 
 /* Frees g and its backend (NULL is fine). */
@@ -75,6 +85,9 @@ int chase_gpu_info(chase_gpu_t *g, int idx, chase_gpu_info_t *out, chase_err_t *
 int chase_gpu_get_setting(chase_gpu_t *g, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err);
 int chase_gpu_set_setting(chase_gpu_t *g, int idx, const chase_setting_t *s, chase_err_t *err);
 int chase_gpu_energy(chase_gpu_t *g, int idx, double *joules, chase_err_t *err);
+
+/* Claims GPUs idx[0..n) (see chase_gpu_ops_t.claim); CHASE_OK at once for a backend without claims. */
+int chase_gpu_claim(chase_gpu_t *g, const int *idx, int n, chase_err_t *err);
 
 /* ---- The simulated backend: GPUs that follow a profile on the caller's clock (simulations and tests). ---- */
 

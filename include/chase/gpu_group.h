@@ -31,11 +31,12 @@ typedef struct chase_gpu_group_opts {
     void *warning_arg;
 } chase_gpu_group_opts_t;
 
-/* Takes the GPUs of opts from backend gpu (kept by reference): reads each one's description, its setting and
- * range, and the range all accept. A GPU left changed by a dead chase run (found in the journal) is first put back
- * to the setting it had before that run. CHASE_ENOTFOUND for an index the backend does not have, CHASE_ESTATE for
- * a GPU a live chase run drives, CHASE_ENOTSUP for a GPU that does not report the knob, CHASE_ERANGE when the GPUs
- * share no range. */
+/* Takes the GPUs of opts from backend gpu (kept by reference): claims them all at once from a backend that shares
+ * them (the node agent; not when observe_only), then reads each one's description, its setting and range, and the
+ * range all accept. A GPU left changed by a dead chase run (found in the journal) is first put back to the setting
+ * it had before that run. CHASE_ENOTFOUND for an index the backend does not have, CHASE_ESTATE for a GPU a live
+ * chase run or another agent session drives, CHASE_ENOTSUP for a GPU that does not report the knob, CHASE_ERANGE
+ * when the GPUs share no range; a claim refused for lack of permission makes the group observe-only (one warning). */
 int chase_gpu_group_open(chase_gpu_t *gpu, const chase_gpu_group_opts_t *opts, chase_gpu_group_t **out,
                          chase_err_t *err);
 

@@ -40,7 +40,7 @@ typedef struct chase_session_opts {
     double setting_step;             /* spacing of the profiled settings (25 W) */
     double progress_timeout_s;       /* wait for the first progress report before the fallback (300 s) */
     chase_gpu_t *gpu;  /* the GPU backend (borrowed); NULL: the session opens one with gpu_open */
-    chase_gpu_open_opts_t gpu_open; /* which backend the session opens when gpu is NULL (zeroed: NVML) */
+    chase_gpu_open_opts_t gpu_open; /* which backend the session opens when gpu is NULL ("auto"; zeroed: NVML) */
     const int *gpus;   /* backend indices of the job's GPUs; NULL: all */
     int n_gpus;
     int dry_run;       /* observe only: decide and record, never change a GPU */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase/agent_client.h"
 #include "chase/gpu.h"
 #include "chase/report.h"
 #include "cli/cli_util.h"
@@ -17,7 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "Usage: chase devices [--json FILE]\n"
+        "Usage: chase devices [--json FILE] [--agent PATH]\n"
         "\n"
         "Lists the NVIDIA GPUs that NVML sees: index, name, UUID, PCI bus id, the current, default, minimum and\n"
         "maximum power limit, the power drawn now, and the cumulative energy counter. It only reads: no setting\n"
@@ -28,10 +29,14 @@ static void usage(FILE *out)
         "                {\"devices\":[{\"index\",\"name\",\"uuid\",\"pci_bus_id\",\"power_limit_w\",\n"
         "                 \"default_power_limit_w\",\"min_power_limit_w\",\"max_power_limit_w\",\"power_w\",\n"
         "                 \"energy_j\"}]}; a value the GPU does not report is null, a GPU that failed has \"error\".\n"
+        "  --agent PATH  read the GPUs through the node agent chased listening at PATH (docs/agent.md); the\n"
+        "                range shown is then the one the agent lets users set. Default: CHASE_AGENT, else the\n"
+        "                agent at " CHASE_AGENT_DEFAULT_SOCKET " when not root and it runs; 'none': NVML\n"
         "  -h, --help    show this help\n"
         "\n"
         "Environment:\n"
         "  CHASE_NVML_LIBRARY   NVML library to load (default libnvidia-ml.so.1, from the NVIDIA driver)\n"
+        "  CHASE_AGENT          the node agent's socket, as --agent\n"
         "\n"
         "Examples:\n"
         "  chase devices                       # a table for people\n"
@@ -62,14 +67,16 @@ static void print_row(FILE *out, const chase_gpu_info_t *in)
 
 int chase_cmd_devices(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"json", required_argument, 0, 'j'}, {"agent", required_argument, 0, 'a'},
+                                             {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *json_path = NULL;
+    chase_gpu_open_opts_t go = {.backend = "auto"};
     int c;
     optind = 0;
     while ((c = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case 'j': json_path = optarg; break;
+        case 'a': go.agent_socket = optarg; break;
         case 'h': usage(stdout); return 0;
         default: return 2;
         }
@@ -82,7 +89,7 @@ int chase_cmd_devices(int argc, char **argv)
     chase_err_t err;
     chase_err_clear(&err);
     chase_gpu_t *gpu = NULL;
-    int rc = chase_gpu_open(NULL, &gpu, &err);
+    int rc = chase_gpu_open(&go, &gpu, &err);
     if (rc != CHASE_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         if (rc == CHASE_ENOTFOUND)

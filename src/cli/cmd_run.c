@@ -58,6 +58,9 @@ static void usage(FILE *out)
             "                         crude mode (default 5m)\n"
             "  --report FILE.json     write the per-period report (\"-\" for stdout)\n"
             "  --quiet                no per-period lines on stderr (the final summary stays)\n"
+            "  --agent PATH           set the limits through the node agent chased at PATH (docs/agent.md).\n"
+            "                         Default: CHASE_AGENT, else the agent at /run/chase/chased.sock when not\n"
+            "                         root and it runs, else NVML directly; 'none': NVML\n"
             "  -h, --help             this text\n"
             "\n"
             "Examples:\n"
@@ -111,7 +114,7 @@ static int parse_gpus(const char *text, opts_t *o)
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     enum { O_SIGNAL = 256, O_POLICY, O_BUDGET, O_TOTAL, O_ETA, O_PERIOD, O_FORECASTER, O_GPUS, O_DRY, O_PROFILE,
-           O_WARMUP, O_PSTEPS, O_PLSTEP, O_TIMEOUT, O_REPORT, O_QUIET };
+           O_WARMUP, O_PSTEPS, O_PLSTEP, O_TIMEOUT, O_REPORT, O_QUIET, O_AGENT };
     static const struct option longopts[] = {
         {"signal", required_argument, 0, O_SIGNAL},         {"policy", required_argument, 0, O_POLICY},
         {"budget", required_argument, 0, O_BUDGET},         {"total-steps", required_argument, 0, O_TOTAL},
@@ -121,7 +124,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"warmup-steps", required_argument, 0, O_WARMUP},   {"profile-steps", required_argument, 0, O_PSTEPS},
         {"pl-step", required_argument, 0, O_PLSTEP},        {"progress-timeout", required_argument, 0, O_TIMEOUT},
         {"report", required_argument, 0, O_REPORT},         {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
+        {"agent", required_argument, 0, O_AGENT},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     chase_session_opts_init(&o->s);
     int c, bad = 0;
@@ -135,6 +139,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case O_REPORT: o->report = optarg; break;
         case O_DRY: o->s.dry_run = 1; break;
         case O_QUIET: o->quiet = 1; break;
+        case O_AGENT: o->s.gpu_open.agent_socket = optarg; break;
         case O_GPUS: bad = parse_gpus(optarg, o); break;
         case O_BUDGET: bad = cli_parse_double(PROG, "--budget", optarg, 0, 100, &o->s.budget_pct); break;
         case O_ETA: bad = cli_parse_double(PROG, "--eta", optarg, 0, 1, &o->s.eta); break;

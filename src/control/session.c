@@ -46,6 +46,7 @@ void chase_session_opts_init(chase_session_opts_t *o)
     o->profile_steps = 20;
     o->setting_step = 25;
     o->progress_timeout_s = 300;
+    o->gpu_open.backend = "auto"; /* the node agent where the user cannot set limits and one runs, else NVML */
 }
 
 static void say(chase_session_t *s, chase_session_level_t level, const char *fmt, ...)

@@ -3,7 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "chase/agent_client.h"
 #include "chase/nvml.h"
 
 static int open_nvml(const chase_gpu_open_opts_t *o, chase_gpu_t **out, chase_err_t *err)
@@ -17,13 +20,46 @@ static int open_sim(const chase_gpu_open_opts_t *o, chase_gpu_t **out, chase_err
     return chase_gpu_sim_open(o->profile, o->n_gpus > 0 ? o->n_gpus : 1, out, err);
 }
 
+/* The agent's socket the caller named (opts, then $CHASE_AGENT), or NULL. */
+static const char *named_agent(const chase_gpu_open_opts_t *o)
+{
+    if (o->agent_socket && *o->agent_socket)
+        return o->agent_socket;
+    const char *env = getenv("CHASE_AGENT");
+    return env && *env ? env : NULL;
+}
+
+static int open_agent(const chase_gpu_open_opts_t *o, chase_gpu_t **out, chase_err_t *err)
+{
+    const char *path = named_agent(o);
+    if (path && !strcmp(path, "none"))
+        return chase_err_set(err, CHASE_EINVAL, "the agent backend was asked for, but the agent socket is 'none'");
+    return chase_gpu_agent_open(path ? path : CHASE_AGENT_DEFAULT_SOCKET, out, err);
+}
+
+/* The agent when the caller names one; else, for a user who cannot set limits through NVML (not root), the agent
+ * when it runs here; else NVML. A named socket where no agent answers is an error, not a quiet fall back to NVML,
+ * which would only observe. */
+static int open_auto(const chase_gpu_open_opts_t *o, chase_gpu_t **out, chase_err_t *err)
+{
+    const char *path = named_agent(o);
+    struct stat st;
+    if (path && !strcmp(path, "none"))
+        return chase_gpu_nvml_open(out, err);
+    if (path)
+        return chase_gpu_agent_open(path, out, err);
+    if (geteuid() != 0 && stat(CHASE_AGENT_DEFAULT_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+        return chase_gpu_agent_open(CHASE_AGENT_DEFAULT_SOCKET, out, err);
+    return chase_gpu_nvml_open(out, err);
+}
+
 typedef struct backend {
     const char *name;
     int (*open)(const chase_gpu_open_opts_t *o, chase_gpu_t **out, chase_err_t *err);
 } backend_t;
 
-static const backend_t backends[] = {{"nvml", open_nvml}, {"sim", open_sim}};
-static const char *const backend_names[] = {"nvml", "sim", NULL};
+static const backend_t backends[] = {{"nvml", open_nvml}, {"sim", open_sim}, {"agent", open_agent}, {"auto", open_auto}};
+static const char *const backend_names[] = {"nvml", "sim", "agent", "auto", NULL};
 
 const char *const *chase_gpu_backends(void) { return backend_names; }
 
@@ -36,7 +72,7 @@ int chase_gpu_open(const chase_gpu_open_opts_t *opts, chase_gpu_t **out, chase_e
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (!strcmp(kind, backends[i].name))
             return backends[i].open(o, out, err);
-    return chase_err_set(err, CHASE_EINVAL, "unknown GPU backend '%.40s' (known: nvml, sim)", kind);
+    return chase_err_set(err, CHASE_EINVAL, "unknown GPU backend '%.40s' (known: nvml, sim, agent, auto)", kind);
 }
 
 const char *chase_gpu_backend(const chase_gpu_t *g) { return g && g->ops && g->ops->name ? g->ops->name : "?"; }
@@ -70,4 +106,9 @@ int chase_gpu_set_setting(chase_gpu_t *g, int idx, const chase_setting_t *s, cha
 int chase_gpu_energy(chase_gpu_t *g, int idx, double *joules, chase_err_t *err)
 {
     return g->ops->energy(g->self, idx, joules, err);
+}
+
+int chase_gpu_claim(chase_gpu_t *g, const int *idx, int n, chase_err_t *err)
+{
+    return g->ops->claim ? g->ops->claim(g->self, idx, n, err) : CHASE_OK;
 }

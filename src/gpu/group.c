@@ -128,6 +128,30 @@ static int read_member(chase_gpu_group_t *g, member_t *m, chase_err_t *err)
     return CHASE_OK;
 }
 
+/* Takes the GPUs from a backend that shares them (chase_gpu_ops_t.claim) before anything of them is read or
+ * changed. A caller who may not set them at all only watches, as after a refused set. */
+static int claim(chase_gpu_group_t *g, chase_err_t *err)
+{
+    int *idx = malloc((size_t)g->n * sizeof *idx);
+    if (!idx)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    for (int i = 0; i < g->n; i++)
+        idx[i] = g->m[i].index;
+    chase_err_t e;
+    chase_err_clear(&e);
+    int rc = chase_gpu_claim(g->gpu, idx, g->n, &e);
+    free(idx);
+    if (rc == CHASE_EPERM) {
+        g->observe_only = g->denied = 1;
+        warn(g, "no permission to set GPU %ss (%s): continuing in observe-only mode", chase_knob_name(g->knob),
+             e.msg);
+        return CHASE_OK;
+    }
+    if (rc != CHASE_OK && err)
+        *err = e;
+    return rc;
+}
+
 int chase_gpu_group_open(chase_gpu_t *gpu, const chase_gpu_group_opts_t *opts, chase_gpu_group_t **out,
                          chase_err_t *err)
 {
@@ -160,7 +184,9 @@ int chase_gpu_group_open(chase_gpu_t *gpu, const chase_gpu_group_opts_t *opts, c
     g->warning_arg = o->warning_arg;
     g->lo = -INFINITY;
     g->hi = INFINITY;
-    if (o->journal_dir)
+    /* A backend that claims GPUs puts them back itself when the claim ends: a journal of ours would only restore,
+     * at our next start, what it has restored already. */
+    if (o->journal_dir && !gpu->ops->claim)
         snprintf(g->journal_dir, sizeof g->journal_dir, "%s", o->journal_dir);
     for (int i = 0; i < n; i++) {
         int idx = o->gpus ? o->gpus[i] : i;
@@ -176,6 +202,13 @@ int chase_gpu_group_open(chase_gpu_t *gpu, const chase_gpu_group_opts_t *opts, c
         }
         g->m[i].index = idx;
         g->m[i].original = NAN;
+    }
+    if (!g->observe_only && (rc = claim(g, err)) != CHASE_OK) {
+        chase_gpu_group_free(g);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        int idx = g->m[i].index;
         if ((rc = read_member(g, &g->m[i], err)) != CHASE_OK ||
             (rc = chase_gpu_energy(gpu, idx, &g->energy0[i], err)) != CHASE_OK) {
             chase_gpu_group_free(g);

@@ -80,7 +80,8 @@ static int w_energy(void *self, int idx, double *j, chase_err_t *err)
     return CHASE_OK;
 }
 
-static const chase_gpu_ops_t world_gpu_ops = {"world", w_count, w_info, w_get, w_set, w_energy, NULL};
+static const chase_gpu_ops_t world_gpu_ops = {.name = "world", .count = w_count, .info = w_info, .get_setting = w_get,
+                                              .set_setting = w_set, .energy = w_energy};
 
 /* The group profiling works on: the world's GPUs (gpus NULL: all), no journal. */
 static chase_gpu_group_t *group(chase_gpu_t *gpu, const int *gpus, int n)
