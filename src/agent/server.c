@@ -20,7 +20,7 @@
 
 #include "agent/access.h"
 #include "agent/listen.h"
-#include "agent/proto.h"
+#include "gpu/agent_proto.h"
 #include "agent/state.h"
 #include "agent/table.h"
 #include "chase/agent.h"

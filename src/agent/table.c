@@ -219,7 +219,9 @@ static int check_claimable(const chase_agent_table_t *t, int idx, chase_err_t *e
     const table_gpu_t *g = &t->g[idx];
     char w[600];
     if (!g->managed)
-        return chase_err_set(err, CHASE_EINVAL, "GPU %d is not one that users may set on this machine (gpus in %s)",
+        return chase_err_set(err, CHASE_EINVAL,
+                             "GPU %d is not one that users may set on this machine (gpus in %s): name the job's GPUs "
+                             "with --gpus",
                              idx, where(t->cfg, t->cfg->gpus_line, w, sizeof w));
     if (!isfinite(g->lo))
         return chase_err_set(err, CHASE_EGPU, "GPU %d did not report its power limit range when chased started", idx);

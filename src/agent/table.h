@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "agent/access.h"
-#include "agent/proto.h"
+#include "gpu/agent_proto.h"
 #include "chase/agent.h"
 
 typedef struct chase_agent_table chase_agent_table_t;

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/proto.h"
+#include "gpu/agent_proto.h"
 #include "chase/agent_client.h"
 
 #define REPLY_TIMEOUT_MS 30000 /* chased answers at once; restoring GPUs takes it at most a fraction of a second */

@@ -2,7 +2,7 @@
  * with its reason, and the client's encoding and reply decoding agreeing with the server's. */
 #include <math.h>
 
-#include "agent/proto.h"
+#include "gpu/agent_proto.h"
 #include "check.h"
 
 static chase_agent_request_t q;

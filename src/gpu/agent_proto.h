@@ -1,9 +1,10 @@
 /* The agent's wire protocol, version 1 (docs/agent-protocol.md): one JSON object a line, requests of at most
  * CHASE_AGENT_REQUEST_MAX bytes, one reply a request, in order. Both sides use this file: chased decodes requests and
  * encodes replies, the "agent" GPU backend encodes requests and decodes replies. Decoding checks everything (types,
- * ranges, unknown or repeated fields), so that the rest of the agent only ever sees valid requests. */
-#ifndef CHASE_AGENT_PROTO_H
-#define CHASE_AGENT_PROTO_H
+ * ranges, unknown or repeated fields), so that the rest of the agent only ever sees valid requests. It lives with the
+ * GPU backends because the client is one, and the agent (a layer above) uses it too. */
+#ifndef CHASE_GPU_AGENT_PROTO_H
+#define CHASE_GPU_AGENT_PROTO_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-/* The agent's wire protocol (see agent/proto.h and docs/agent-protocol.md). */
-#include "agent/proto.h"
+/* The agent's wire protocol (see gpu/agent_proto.h and docs/agent-protocol.md). */
+#include "gpu/agent_proto.h"
 
 #include <math.h>
 #include <stdio.h>
