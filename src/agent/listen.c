@@ -41,7 +41,9 @@ static int make_folder(const char *path, chase_err_t *err)
     if (!slash || slash == dir)
         return CHASE_OK;
     *slash = '\0';
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) == 0)
+        (void)chmod(dir, 0755); /* whatever the umask (systemd's UMask=0077): users must reach the socket */
+    else if (errno != EEXIST)
         return chase_err_set(err, CHASE_EIO, "cannot create the socket's folder %s: %s", dir, strerror(errno));
     return CHASE_OK;
 }
