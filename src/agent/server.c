@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +19,11 @@
 
 #include "agent/access.h"
 #include "agent/listen.h"
-#include "gpu/agent_proto.h"
+#include "agent/log.h"
 #include "agent/state.h"
 #include "agent/table.h"
 #include "chase/agent.h"
+#include "gpu/agent_proto.h"
 
 #ifndef CHASE_VERSION
 #define CHASE_VERSION "?"
@@ -74,23 +74,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void say(chase_agent_t *a, chase_agent_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(chase_agent_t *a, chase_agent_log_level_t level, const char *fmt, ...)
-{
-    if (!a->on_log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    a->on_log(a->log_arg, level, msg);
-}
-
 static void table_log(void *arg, chase_agent_log_level_t level, const char *msg)
 {
-    say(arg, level, "%s", msg);
+    chase_agent_t *a = arg;
+    chase_agent_logf(a->on_log, a->log_arg, level, "%s", msg);
 }
 
 static void close_fds(client_t *c)
@@ -222,8 +209,8 @@ static cJSON *reply_claim(chase_agent_t *a, client_t *c, const chase_agent_reque
     }
     if (chase_agent_table_claim(a->table, &c->peer, q->gpus, q->n_gpus, c->fds, c->n_fds, &c->session, err) !=
         CHASE_OK) {
-        say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): claim refused: %s", (unsigned)c->peer.uid, (int)c->peer.pid,
-            err->msg);
+        chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING, "uid %u (pid %d): claim refused: %s",
+                         (unsigned)c->peer.uid, (int)c->peer.pid, err->msg);
         return NULL;
     }
     cJSON *r = chase_agent_reply_new(q->id), *arr = cJSON_AddArrayToObject(r, "gpus");
@@ -293,8 +280,8 @@ static int handle_line(chase_agent_t *a, client_t *c, const char *line, size_t l
     int rc = chase_agent_request_parse(line, len, &q, &err);
     if (rc != CHASE_OK) {
         if (!c->said_malformed++)
-            say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): bad request: %s", (unsigned)c->peer.uid, (int)c->peer.pid,
-                err.msg);
+            chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING, "uid %u (pid %d): bad request: %s",
+                             (unsigned)c->peer.uid, (int)c->peer.pid, err.msg);
         return put_error(a, c, q.id, rc, err.msg);
     }
     cJSON *r = answer(a, c, &q, &err);
@@ -323,8 +310,9 @@ static int process(chase_agent_t *a, client_t *c)
             return -1;
     }
     if (c->in_len == sizeof c->in && !c->out_len && !memchr(c->in, '\n', c->in_len)) {
-        say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): request longer than %d bytes: connection closed",
-            (unsigned)c->peer.uid, (int)c->peer.pid, CHASE_AGENT_REQUEST_MAX - 1);
+        chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING,
+                         "uid %u (pid %d): request longer than %d bytes: connection closed", (unsigned)c->peer.uid,
+                         (int)c->peer.pid, CHASE_AGENT_REQUEST_MAX - 1);
         c->closing = 1;
         c->in_len = 0;
         char msg[120];
@@ -377,8 +365,9 @@ static void client_read(chase_agent_t *a, client_t *c)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n > 0 && take_fds(c, &mh) != 0) {
-        say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): more descriptors than a claim may carry: connection closed",
-            (unsigned)c->peer.uid, (int)c->peer.pid);
+        chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING,
+                         "uid %u (pid %d): more descriptors than a claim may carry: connection closed",
+                         (unsigned)c->peer.uid, (int)c->peer.pid);
         c->closing = 1;
         (void)put_error(a, c, -1, CHASE_EFORMAT, "more descriptors than a claim may carry: the connection is closed");
         return;
@@ -432,7 +421,7 @@ static void accept_clients(chase_agent_t *a)
         chase_agent_peer_t peer;
         chase_err_t err;
         if (chase_agent_peer_read(fd, a->cfg, &peer, &err) != CHASE_OK) {
-            say(a, CHASE_AGENT_WARNING, "%s: connection refused", err.msg);
+            chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING, "%s: connection refused", err.msg);
             close(fd);
             continue;
         }
@@ -446,7 +435,8 @@ static void accept_clients(chase_agent_t *a)
                      all ? a->cfg->max_clients : a->cfg->max_clients_per_user, all ? "" : " per user",
                      all ? "max_clients" : "max_clients_per_user");
             if (now_s() - a->last_full_warning > 10) {
-                say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): %s", (unsigned)peer.uid, (int)peer.pid, msg);
+                chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING, "uid %u (pid %d): %s", (unsigned)peer.uid,
+                                 (int)peer.pid, msg);
                 a->last_full_warning = now_s();
             }
             refuse(fd, msg);
@@ -480,8 +470,9 @@ static void sweep(chase_agent_t *a, double now)
         client_t *c = &a->clients[i];
         if (c->fd < 0 || !c->partial_since || now - c->partial_since < PARTIAL_TIMEOUT_S || c->out_len)
             continue;
-        say(a, CHASE_AGENT_WARNING, "uid %u (pid %d): a request not finished within %.0f s: connection closed",
-            (unsigned)c->peer.uid, (int)c->peer.pid, PARTIAL_TIMEOUT_S);
+        chase_agent_logf(a->on_log, a->log_arg, CHASE_AGENT_WARNING,
+                         "uid %u (pid %d): a request not finished within %.0f s: connection closed",
+                         (unsigned)c->peer.uid, (int)c->peer.pid, PARTIAL_TIMEOUT_S);
         c->closing = 1;
         c->in_len = 0;
         c->partial_since = 0;

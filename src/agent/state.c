@@ -52,10 +52,7 @@ typedef struct recover_log {
 static void on_warning(void *arg, const char *msg)
 {
     recover_log_t *l = arg;
-    char line[900];
-    snprintf(line, sizeof line, "at start: %s", msg);
-    if (l->log)
-        l->log(l->arg, CHASE_AGENT_WARNING, line);
+    chase_agent_logf(l->log, l->arg, CHASE_AGENT_WARNING, "at start: %s", msg);
 }
 
 void chase_agent_state_recover(chase_gpu_t *gpu, const char *dir, chase_agent_log_fn log, void *log_arg)
@@ -72,25 +69,17 @@ void chase_agent_state_recover(chase_gpu_t *gpu, const char *dir, chase_agent_lo
         chase_gpu_group_t *g = NULL;
         chase_err_t e;
         chase_err_clear(&e);
-        if (chase_gpu_group_open(gpu, &go, &g, &e) != CHASE_OK) {
-            char line[700];
-            snprintf(line, sizeof line, "at start: GPU %d: %s", i, e.msg);
-            if (log)
-                log(log_arg, CHASE_AGENT_WARNING, line);
-        }
+        if (chase_gpu_group_open(gpu, &go, &g, &e) != CHASE_OK)
+            chase_agent_logf(log, log_arg, CHASE_AGENT_WARNING, "at start: GPU %d: %s", i, e.msg);
         chase_gpu_group_free(g);
     }
     chase_journal_entry_t left[64];
     size_t n_left = 0;
     if (chase_journal_list(dir, left, sizeof left / sizeof left[0], &n_left, NULL) != CHASE_OK)
         return;
-    for (size_t k = 0; k < n_left && log; k++) {
-        char line[700];
-        snprintf(
-            line, sizeof line,
-            "at start: the journal in %.300s still holds the original %g W of GPU %.127s (pid %d), which could not be "
-            "put back; remove its file once the GPU is set by hand",
-            dir, left[k].original.value, left[k].key, (int)left[k].pid);
-        log(log_arg, CHASE_AGENT_ERROR, line);
-    }
+    for (size_t k = 0; k < n_left; k++)
+        chase_agent_logf(log, log_arg, CHASE_AGENT_ERROR,
+                         "at start: the journal in %s still holds the original %g W of GPU %s (pid %d), which could "
+                         "not be put back; remove its file once the GPU is set by hand",
+                         dir, left[k].original.value, left[k].key, (int)left[k].pid);
 }

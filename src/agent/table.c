@@ -2,7 +2,6 @@
 #include "agent/table.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,23 +40,10 @@ struct chase_agent_table {
     size_t n_sessions;
 };
 
-static void say(const chase_agent_table_t *t, chase_agent_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(const chase_agent_table_t *t, chase_agent_log_level_t level, const char *fmt, ...)
-{
-    if (!t->log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    t->log(t->log_arg, level, msg);
-}
-
 static void on_group_warning(void *arg, const char *msg)
 {
-    say(arg, CHASE_AGENT_WARNING, "%s", msg);
+    const chase_agent_table_t *t = arg;
+    chase_agent_logf(t->log, t->log_arg, CHASE_AGENT_WARNING, "%s", msg);
 }
 
 /* "FILE:LINE: " for an error found in the configuration at line (0: the file as a whole). */
@@ -84,7 +70,8 @@ static int read_gpu(chase_agent_table_t *t, int i, chase_err_t *err)
         g->gpu_lo = r.min;
         g->gpu_hi = r.max;
     } else if (g->managed) {
-        say(t, CHASE_AGENT_WARNING, "GPU %d cannot be read (%s): users cannot claim it", i, e.msg);
+        chase_agent_logf(t->log, t->log_arg, CHASE_AGENT_WARNING, "GPU %d cannot be read (%s): users cannot claim it",
+                         i, e.msg);
     }
     int minor = chase_gpu_nvml_minor(t->gpu, i);
     if (minor >= 0)
@@ -298,8 +285,8 @@ int chase_agent_table_claim(chase_agent_table_t *t, const chase_agent_peer_t *pe
         snprintf(list + len, sizeof list - len, "%sGPU %d (at %g W)", i ? ", " : "", gpus[i],
                  chase_agent_session_original(s, i));
     }
-    say(t, CHASE_AGENT_INFO, "session %llu of uid %u (pid %d) took %s", s->id, (unsigned)peer->uid, (int)peer->pid,
-        list);
+    chase_agent_logf(t->log, t->log_arg, CHASE_AGENT_INFO, "session %llu of uid %u (pid %d) took %s", s->id,
+                     (unsigned)peer->uid, (int)peer->pid, list);
     *out = s;
     return CHASE_OK;
 }
@@ -345,9 +332,9 @@ int chase_agent_table_release(chase_agent_table_t *t, chase_agent_session_t *s, 
             snprintf(list + len, sizeof list - len, "%sGPU %d back to %g W", len ? ", " : "", s->idx[i],
                      chase_gpu_group_original(g, 0));
         if (rc != CHASE_OK) {
-            say(t, CHASE_AGENT_ERROR,
-                "session %llu: %s; its original stays in the journal in %s for the next start of chased", s->id, e.msg,
-                t->state_dir);
+            chase_agent_logf(t->log, t->log_arg, CHASE_AGENT_ERROR,
+                             "session %llu: %s; its original stays in the journal in %s for the next start of chased",
+                             s->id, e.msg, t->state_dir);
             if (first == CHASE_OK) {
                 first = rc;
                 chase_err_set(err, rc, "%s", e.msg);
@@ -355,8 +342,8 @@ int chase_agent_table_release(chase_agent_table_t *t, chase_agent_session_t *s, 
         }
         t->g[s->idx[i]].holder = NULL;
     }
-    say(t, CHASE_AGENT_INFO, "session %llu of uid %u (pid %d) ended (%s)%s%s", s->id, (unsigned)s->peer.uid,
-        (int)s->peer.pid, why, list[0] ? ": " : "", list);
+    chase_agent_logf(t->log, t->log_arg, CHASE_AGENT_INFO, "session %llu of uid %u (pid %d) ended (%s)%s%s", s->id,
+                     (unsigned)s->peer.uid, (int)s->peer.pid, why, list[0] ? ": " : "", list);
     if (s->prev)
         s->prev->next = s->next;
     else

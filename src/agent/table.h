@@ -9,14 +9,12 @@
 #include <stddef.h>
 
 #include "agent/access.h"
-#include "gpu/agent_proto.h"
+#include "agent/log.h"
 #include "chase/agent.h"
+#include "gpu/agent_proto.h"
 
 typedef struct chase_agent_table chase_agent_table_t;
 typedef struct chase_agent_session chase_agent_session_t;
-
-/* Where the table's log lines go (see chase_agent_opts_t.on_log). */
-typedef void (*chase_agent_log_fn)(void *arg, chase_agent_log_level_t level, const char *msg);
 
 /* Reads every GPU of gpu (borrowed) and checks cfg (borrowed) against them: a GPU index NVML does not have, a range
  * that leaves a GPU nothing to set, or device access required where NVML names no device file is CHASE_EFORMAT
