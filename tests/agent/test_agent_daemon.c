@@ -456,7 +456,47 @@ static void test_two_sessions(void)
     close(in);                /* the holder goes: its GPU comes back and is free again */
     CHECK(wait_exit(holder, 10) == 0);
     check_all_back("after the holder left");
-    CHECK(probe(NOBODY, "'send:{\"v\":1,\"op\":\"claim\",\"gpus\":[0]}'") == 0 && strstr(out, "\"ok\":true"));
+    /* release ends the session on a connection that stays open: the GPU is back, free, and may be claimed again. */
+    CHECK(probe(NOBODY, "'send:{\"v\":1,\"id\":1,\"op\":\"claim\",\"gpus\":[0]}' "
+                        "'send:{\"v\":1,\"id\":2,\"op\":\"set\",\"gpu\":0,\"power_limit_w\":140}' "
+                        "'send:{\"v\":1,\"id\":3,\"op\":\"info\",\"gpu\":0}' "
+                        "'send:{\"v\":1,\"id\":4,\"op\":\"release\"}' "
+                        "'send:{\"v\":1,\"id\":5,\"op\":\"info\",\"gpu\":0}' "
+                        "'send:{\"v\":1,\"id\":6,\"op\":\"release\"}' "
+                        "'send:{\"v\":1,\"id\":7,\"op\":\"claim\",\"gpus\":[0]}'") == 0);
+    CHECK(strstr(out, "\"id\":3,\"ok\":true,\"gpu\":{\"index\":0") != NULL);
+    CHECK(strstr(out, "\"power_limit_w\":140,") && strstr(out, "\"holder_uid\":65534}"));
+    CHECK(strstr(out, "\"id\":4,\"ok\":true}") != NULL);
+    CHECK(strstr(out, "\"power_limit_w\":275,") && strstr(out, "\"holder_uid\":null}"));
+    CHECK(strstr(out, "\"id\":6,\"ok\":false,\"error\":\"ESTATE\",\"message\":\"no session to release\"") != NULL);
+    CHECK(strstr(out, "\"id\":7,\"ok\":true") != NULL);
+    check_all_back("after release");
+    CHECK(stop_agent(SIGTERM) == 0);
+}
+
+/* Connections over max_clients_per_user are refused with a line saying why; other users are still served. */
+static void test_client_caps(void)
+{
+    char c[600];
+    snprintf(c, sizeof c, "%smax_clients_per_user = 2\nmax_clients = 3\n", config_allowing());
+    CHECK(start_agent(c, NULL) == 0);
+    char *hold[] = {probe_bin, sock, "send:{\"v\":1,\"op\":\"hello\"}", "hold", NULL};
+    int in[3] = {-1, -1, -1};
+    pid_t p0 = spawn_as(NOBODY, hold, &in[0], NULL), p1 = spawn_as(NOBODY, hold, &in[1], NULL);
+    nvml_test_sleep(0.5);
+    CHECK(probe(NOBODY, "read") == 0);
+    CHECK(strstr(out, "\"error\":\"ESTATE\",\"message\":\"chased serves 2 connections at once per user "
+                      "(max_clients_per_user)") != NULL);
+    CHECK(probe(OTHER, "'send:{\"v\":1,\"op\":\"hello\"}'") == 0 && strstr(out, "\"ok\":true"));
+    pid_t p2 = spawn_as(OTHER, hold, &in[2], NULL);
+    nvml_test_sleep(0.5);
+    CHECK(probe(OTHER, "read") == 0);
+    CHECK(strstr(out, "chased serves 3 connections at once (max_clients)") != NULL);
+    for (int i = 0; i < 3; i++)
+        close(in[i]);
+    CHECK(wait_exit(p0, 10) == 0 && wait_exit(p1, 10) == 0 && wait_exit(p2, 10) == 0);
+    nvml_test_sleep(0.3);
+    CHECK(probe(NOBODY, "'send:{\"v\":1,\"op\":\"hello\"}'") == 0 && strstr(out, "\"ok\":true"));
     CHECK(stop_agent(SIGTERM) == 0);
 }
 
@@ -816,6 +856,7 @@ int main(void)
     RUN(test_sigterm_agent);
     RUN(test_malformed);
     RUN(test_idle_and_slow_clients);
+    RUN(test_client_caps);
     RUN(test_many_sessions);
     RUN(test_device_access);
     RUN(test_config_errors);
