@@ -29,9 +29,17 @@ typedef struct chase_period {
     double decided;     /* time-weighted mean setting the policy decided (differs from setting when observed only) */
 } chase_period_t;
 
+/* Where the last row left off: its end, and the job's work done and the GPUs' energy counter at that moment. The
+ * next writer (control after profiling, the next period) starts there, so no step or joule falls between rows. */
+typedef struct chase_ledger_mark {
+    int set;
+    double t, work, energy_j;
+} chase_ledger_mark_t;
+
 typedef struct chase_ledger {
     size_t n, cap;
     chase_period_t *rows;
+    chase_ledger_mark_t mark;
 } chase_ledger_t;
 
 typedef struct chase_totals {

@@ -197,16 +197,6 @@ static void on_message(void *arg, chase_session_level_t level, const char *text)
         fprintf(stderr, PROG ": %s\n", text);
 }
 
-static const char *signal_name(int sig)
-{
-    switch (sig) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return NULL;
-    }
-}
-
 static int all_restored(chase_session_t *S)
 {
     chase_gpu_group_t *g = chase_session_gpus(S);
@@ -225,7 +215,7 @@ static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int
     chase_session_record(S, &rec);
     rec.command = o->command;
     rec.exit_status = exit_status;
-    rec.interrupted_by = interrupted ? signal_name(interrupted) : NULL;
+    rec.interrupted_by = interrupted ? chase_signal_abbrev(interrupted) : NULL;
     rec.steps = ps.steps;
     rec.samples = ps.samples;
     rec.messages = (double)ps.messages;
@@ -281,7 +271,14 @@ int chase_cmd_run(int argc, char **argv)
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
-    if ((rc = chase_live_job_spawn(lj, o->command, &err)) != CHASE_OK) {
+    int early = chase_live_job_pending(lj);
+    if (early) {
+        fprintf(stderr, PROG ": interrupted by %s before the command started: nothing was started or changed\n",
+                chase_signal_abbrev(early));
+        status = 128 + early;
+        goto out;
+    }
+    if ((rc = chase_live_job_spawn(lj, o->command, NULL, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 127;
         goto out;
@@ -290,7 +287,7 @@ int chase_cmd_run(int argc, char **argv)
     int interrupted = chase_live_job_interrupted(lj);
     if (interrupted)
         fprintf(stderr, PROG ": interrupted by %s (forwarded to the command)%s; waiting for the command to exit\n",
-                signal_name(interrupted), all_restored(S) ? ": power limits restored" : "");
+                chase_signal_abbrev(interrupted), all_restored(S) ? ": power limits restored" : "");
     if (rc != CHASE_OK)
         fprintf(stderr, PROG ": control stopped: %s; the command goes on without control\n",
                 err.msg[0] ? err.msg : chase_strerror(rc));

@@ -365,6 +365,7 @@ int chase_session_run(chase_session_t *s, chase_job_t *job, chase_err_t *err)
         chase_control_config_init(&cfg);
         cfg.period_s = s->o.period_s;
         cfg.budget_pct = s->o.budget_pct;
+        cfg.resume = 1;
         if (!strcmp(s->profile->unit, "step"))
             cfg.work_total = s->o.total_steps;
         else if (isfinite(s->o.total_steps))

@@ -8,6 +8,7 @@ void chase_ledger_init(chase_ledger_t *l)
 {
     l->n = l->cap = 0;
     l->rows = NULL;
+    l->mark = (chase_ledger_mark_t){0, 0, 0, 0};
 }
 
 void chase_ledger_free(chase_ledger_t *l)
