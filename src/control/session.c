@@ -16,6 +16,8 @@
 #include "chase/profiling.h"
 #include "chase/signal.h"
 
+#define MAX_VISIBLE 1024
+
 struct chase_session {
     chase_session_opts_t o;
     char *signal_spec, *policy_requested, *forecaster_name, *profile_file;
@@ -32,6 +34,7 @@ struct chase_session {
     const char *profile_source;
     char error[600];
     char journal_dir[1024];
+    int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
 };
 
 void chase_session_opts_init(chase_session_opts_t *o)
@@ -153,9 +156,23 @@ static int open_gpus(chase_session_t *s, chase_err_t *err)
         snprintf(s->journal_dir, sizeof s->journal_dir, "%s", s->o.journal_dir);
     else if ((rc = chase_journal_default_dir(s->journal_dir, sizeof s->journal_dir, err)) != CHASE_OK)
         return rc;
+    const int *gpus = s->o.gpus;
+    int n_gpus = s->o.n_gpus;
+    if (!gpus) {
+        const char *source;
+        if ((rc = chase_gpu_visible(s->gpu, s->visible, MAX_VISIBLE, &n_gpus, &source, err)) != CHASE_OK)
+            return rc;
+        if (n_gpus >= 0) {
+            gpus = s->visible;
+            char list[256] = "";
+            for (int i = 0; i < n_gpus && strlen(list) < sizeof list - 16; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", s->visible[i]);
+            say(s, CHASE_SESSION_NOTE, "the job's GPUs, from %s: %s", source, list);
+        }
+    }
     chase_gpu_group_opts_t go = {
-        .gpus = s->o.gpus,
-        .n_gpus = s->o.n_gpus,
+        .gpus = gpus,
+        .n_gpus = n_gpus,
         .knob = CHASE_KNOB_POWER_LIMIT,
         .observe_only = s->o.dry_run,
         .journal_dir = s->journal_dir[0] ? s->journal_dir : NULL,
@@ -335,7 +352,9 @@ static int profile_online(chase_session_t *s, chase_job_t *job, int *finished, c
         }
         return CHASE_OK;
     }
-    if (rc != CHASE_ETIMEOUT && rc != CHASE_EPERM)
+    /* No permission at all (the group went observe-only before changing anything) falls back; a GPU that refused
+     * after another accepted is a failure of the run. */
+    if (rc != CHASE_ETIMEOUT && !(rc == CHASE_EPERM && chase_gpu_group_observe_only(s->group)))
         return rc;
     say(s, CHASE_SESSION_WARNING, "%s", err->msg);
     say(s, CHASE_SESSION_WARNING, "%s: running at the GPUs' top limit (policy max) and measuring energy only",

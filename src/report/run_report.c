@@ -105,6 +105,7 @@ int chase_report_run_json(const chase_run_record_t *r, char **out, chase_err_t *
     report_json_number(tot, "time_s", t.time_s);
     report_json_number(tot, "energy_j", t.energy_j);
     report_json_number(tot, "carbon_g", t.carbon_g);
+    report_json_number(tot, "unpriced_s", t.unpriced_s);
     report_json_number(tot, "steps", t.work);
     report_json_knob(tot, "mean_", r->knob, t.mean_setting);
     cJSON_AddNumberToObject(root, "exit_status", r->exit_status);
