@@ -362,6 +362,9 @@ int chase_cmd_simulate(int argc, char **argv)
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
+    for (size_t i = 0; i < n_res; i++)
+        if (res[i].info.warn)
+            fprintf(stderr, PROG ": warning: policy %s: %s\n", res[i].policy, res[i].info.note);
     chase_comparison_t cmp = {.trace = trace,
                               .profile = prof,
                               .start = (double)start,

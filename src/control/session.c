@@ -33,6 +33,7 @@ struct chase_session {
     char policy_used[64];
     const char *profile_source;
     char error[600];
+    int described; /* the policy said what it works with */
     char journal_dir[1024];
     int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
 };
@@ -72,6 +73,15 @@ static void on_loop_period(void *arg, const chase_period_t *row)
     chase_session_t *s = arg;
     if (s->o.on_period)
         s->o.on_period(s->o.arg, row);
+    if (row->phase == CHASE_PHASE_CONTROL && !s->described) {
+        /* After the first decision the policy knows what it works with (chase: its MaxCI): say it once. */
+        s->described = 1;
+        chase_policy_info_t info;
+        chase_policy_describe(s->policy, &info);
+        if (info.note[0])
+            say(s, info.warn ? CHASE_SESSION_WARNING : CHASE_SESSION_NOTE, "policy %s: %s", s->policy_used,
+                info.note);
+    }
 }
 
 static double wall_now(void)
@@ -427,6 +437,7 @@ void chase_session_record(chase_session_t *s, chase_run_record_t *out)
     out->signal = s->signal_spec;
     out->policy = s->policy_used;
     out->policy_requested = s->policy_requested;
+    chase_policy_describe(s->policy, &out->policy_info);
     out->period_s = s->o.period_s;
     out->budget_pct = s->o.budget_pct;
     out->total_steps = s->o.total_steps;
