@@ -141,6 +141,19 @@ def wait_for(path, proc, timeout=60):
     fail("the job never started training")
 
 
+def wait_limit(w, proc, watts, timeout=60):
+    """Waits until every GPU holds watts (chase applied its decision); fails when proc ends first or on timeout."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if all(g["power_limit_w"] == watts for g in w.gpus()):
+            return
+        if proc.poll() is not None:
+            fail("chase ended before it set the GPUs to %g W" % watts)
+        time.sleep(0.05)
+    proc.kill()
+    fail("the GPUs never reached %g W" % watts)
+
+
 def check_restored(w, msg=""):
     for g in w.gpus():
         check(g["power_limit_w"] == ORIGINAL_W,
