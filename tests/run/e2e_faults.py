@@ -208,11 +208,7 @@ def case_permission_lost():
     """Permission is lost mid-run (GPU 0 refuses its third set): the other GPU is put back, GPU 0 is named."""
     w = World()
     w.env["FAKE_NVML_FAIL_SET"] = "0,2,NO_PERMISSION"
-    prof = os.path.join(w.tmp, "profile.json")
-    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
-           for pl in (100, 150, 200, 250, 300)]
-    with open(prof, "w") as f:
-        json.dump({"name": "fake", "gpu": "fake", "unit": "step", "points": pts}, f)
+    prof = fake_profile(w)
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--eta", "0.7", "--period", "1s",
                                 "--profile-file", prof] + w.forecast, plain_job(600, 0.01))
     check(rc == 1, "exit status %d, expected 1" % rc)
