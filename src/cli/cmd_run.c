@@ -639,7 +639,7 @@ int chase_cmd_run(int argc, char **argv)
         status = 2;
         goto out;
     }
-    chase_signal_open_opts_t so = {NULL, wall_now()};
+    chase_signal_open_opts_t so = {.now = wall_now()};
     if ((rc = chase_signal_open(R->o.signal_spec, &so, &R->signal, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": --signal %s: %s\n", R->o.signal_spec, err.msg);
         status = chase_exit_status(rc);
