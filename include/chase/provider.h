@@ -66,8 +66,18 @@ enum { CHASE_CACHE_OBSERVED = 0, CHASE_CACHE_FORECAST = 1 };
 int chase_cache_default_path(char *buf, size_t size, chase_err_t *err);
 
 /* Opens (creating it and its folder) the cache at path, or at the default path when path is NULL. WAL mode and a
- * busy timeout make it safe for several processes at once. */
+ * busy timeout make it safe for several processes at once. CHASE_EFORMAT when the file is not an SQLite database,
+ * CHASE_EPERM when it can only be read (read-only, another user's), CHASE_EIO for other failures. */
 int chase_cache_open(const char *path, chase_cache_t **out, chase_err_t *err);
+
+/* Like chase_cache_open, but a broken cache never stops the caller: a file that is not a database is moved aside
+ * (to PATH.corrupt-YYYYMMDDTHHMMSSZ, with its -wal and -shm) and a new one started; any other failure (a read-only
+ * or root-owned file or folder, no HOME) gives an in-memory cache for this process. note (of note_size) says what
+ * was done, in one line, or is "" when the file opened. Fails only when out of memory. */
+int chase_cache_open_or_memory(const char *path, chase_cache_t **out, char *note, size_t note_size, chase_err_t *err);
+
+/* Makes waits for another process's lock on c end early once stop(arg) answers non-zero (NULL: never). */
+void chase_cache_set_interrupt(chase_cache_t *c, int (*stop)(void *arg), void *arg);
 
 /* Closes c (NULL is fine). */
 void chase_cache_close(chase_cache_t *c);
