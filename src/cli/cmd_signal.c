@@ -53,6 +53,12 @@ static void usage(FILE *out)
             "See docs/providers.md for each provider's details and what happens when it fails.\n");
 }
 
+static void on_warning(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "chase signal: warning: %s\n", msg);
+}
+
 static cJSON *samples_json(const chase_sample_t *s, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -122,7 +128,8 @@ int chase_cmd_signal(int argc, char **argv)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    chase_signal_open_opts_t opts = {.cache_path = cache, .now = now};
+    /* A one-shot look: each query may wait for its fetch (bounded by the source's timeout= and retries=). */
+    chase_signal_open_opts_t opts = {.cache_path = cache, .now = now, .on_warning = on_warning, .wait_s = -1};
     chase_signal_t *sig = NULL;
     int rc = chase_signal_open(spec, &opts, &sig, &err);
     if (rc != CHASE_OK) {

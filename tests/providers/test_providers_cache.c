@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chase/provider.h"
@@ -12,6 +13,8 @@
 #include "fake.h"
 
 static char dir[256];
+static fake_t fake;
+static int have_fake;
 
 static void test_round_trip(void)
 {
@@ -190,6 +193,34 @@ static void test_unwritable_gives_memory(void)
     chmod(dir, 0700);
 }
 
+/* Through a live signal: a corrupt cache costs one warning, and the signal works. */
+static void test_live_signal_with_corrupt_cache(void)
+{
+    if (!have_fake)
+        return;
+    char path[400], spec[600], url[128];
+    snprintf(path, sizeof path, "%s/live-corrupt.sqlite", dir);
+    write_junk(path);
+    snprintf(spec, sizeof spec, "ukci:url=%s,cache=%s", fake_url(&fake, "ok-corrupt", url, sizeof url), path);
+    said_t said;
+    said_init(&said);
+    chase_signal_open_opts_t opts = {.on_warning = said_collect, .on_warning_arg = &said, .wait_s = -1};
+    chase_signal_t *sig = NULL;
+    chase_err_t err;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now = (double)ts.tv_sec;
+    static chase_sample_t s[100];
+    size_t n = 0;
+    capture_start(dir);
+    CHECK(chase_signal_open(spec, &opts, &sig, &err) == CHASE_OK);
+    CHECK(sig && chase_signal_history(sig, now, (int64_t)now - 3600, s, 100, &n, &err) == CHASE_OK && n >= 2);
+    CHECK(sig && chase_signal_history(sig, now + 1, (int64_t)now - 3600, s, 100, &n, &err) == CHASE_OK);
+    CHECK(capture_end()[0] == '\0');
+    CHECK(said.calls == 1 && strstr(said.text, "moved it to") != NULL);
+    chase_signal_free(sig);
+}
+
 static void test_default_path(void)
 {
     char buf[512];
@@ -267,12 +298,15 @@ int main(void)
 {
     if (!temp_dir(dir, sizeof dir))
         return 1;
+    have_fake = fake_start(&fake) == 0;
     RUN(test_round_trip);
     RUN(test_not_a_cache);
     RUN(test_default_path);
     RUN(test_two_processes);
     RUN(test_corrupt_moved_aside);
     RUN(test_unwritable_gives_memory);
+    RUN(test_live_signal_with_corrupt_cache);
+    fake_stop(&fake);
     temp_dir_remove(dir);
     CHECK_DONE();
 }
