@@ -241,7 +241,7 @@ int chase_session_open(const chase_session_opts_t *o, chase_session_t **out, cha
                            s->policy_requested);
         goto fail;
     }
-    chase_signal_open_opts_t so = {o->cache_path, wall_now()};
+    chase_signal_open_opts_t so = {.cache_path = o->cache_path, .now = wall_now()};
     chase_err_t e;
     chase_err_clear(&e);
     if ((rc = chase_signal_open(s->signal_spec, &so, &s->signal, &e)) != CHASE_OK) {
