@@ -2,11 +2,14 @@
  * written here, and small generated CSVs for every documented rule and error. */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
@@ -586,6 +589,128 @@ static void test_step_is_most_common_spacing(void)
     }
 }
 
+/* A temporary folder for the tests that need files of their own. */
+static const char *scratch_dir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/chase-test-trace-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+    }
+    return dir;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, len, f) != len) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+/* A FIFO, a directory or a device given as the trace is bad input (exit status 2), refused before any read: a FIFO
+ * used to block in open() for ever, and /dev/zero never ends. An alarm turns a hang into a failure. */
+static void test_only_regular_files(void)
+{
+    char fifo[300], dirpath[300];
+    snprintf(fifo, sizeof fifo, "%s/ci.fifo", scratch_dir());
+    snprintf(dirpath, sizeof dirpath, "%s/adir.csv", scratch_dir());
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(mkdir(dirpath, 0700) == 0);
+    const char *paths[] = {fifo, dirpath, "/dev/zero", "/dev/null"};
+    const char *kind[] = {"FIFO", "directory", "character device", "character device"};
+    alarm(20);
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        chase_trace_t *t = NULL;
+        chase_err_t err = {0};
+        int rc = chase_trace_read_csv(paths[i], NULL, &t, &err);
+        CHECK(rc == CHASE_EINVAL && t == NULL);
+        CHECK(chase_exit_status(rc) == 2);
+        CHECK(strstr(err.msg, paths[i]) != NULL && strstr(err.msg, kind[i]) != NULL);
+        if (rc != CHASE_EINVAL || !strstr(err.msg, kind[i]))
+            fprintf(stderr, "  %s: %d %s\n", paths[i], rc, err.msg);
+    }
+    alarm(0);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.csv", scratch_dir());
+    CHECK(chase_trace_read_csv(missing, NULL, &t, &err) == CHASE_ENOTFOUND && strstr(err.msg, missing));
+    unlink(fifo);
+    rmdir(dirpath);
+}
+
+/* A NUL byte is not text: "12\0abc" used to read as 12 (strtod stops at the NUL). Anywhere in the file it is an
+ * error naming its line, in the text given in memory and in a file. */
+static void test_nul_bytes_refused(void)
+{
+    static const char a[] = "time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,12\0abc\n2020-01-01T02:00:00Z,3\n";
+    static const char b[] = "time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z\0junk,2\n2020-01-01T02:00:00Z,3\n";
+    static const char c[] = "time,ci\r\n2020-01-01T00:00:00Z,1\r2020-01-01T01:00:00Z,2\0\n";
+    const struct {
+        const char *text;
+        size_t len;
+        int line;
+    } cases[] = {{a, sizeof a - 1, 3}, {b, sizeof b - 1, 3}, {c, sizeof c - 1, 3}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chase_trace_t *t = NULL;
+        chase_err_t err = {0};
+        int rc = chase_trace_parse_csv(cases[i].text, cases[i].len, "mem.csv", NULL, &t, &err);
+        char where[32];
+        snprintf(where, sizeof where, "mem.csv:%d:", cases[i].line);
+        CHECK(rc == CHASE_EFORMAT && t == NULL && strstr(err.msg, where) && strstr(err.msg, "NUL"));
+        if (rc != CHASE_EFORMAT || !strstr(err.msg, where))
+            fprintf(stderr, "  case %zu: %d %s\n", i, rc, err.msg);
+        chase_trace_free(t);
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/nul.csv", scratch_dir());
+    write_text(path, a, sizeof a - 1);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_read_csv(path, NULL, &t, &err) == CHASE_EFORMAT && t == NULL && strstr(err.msg, ":3:"));
+    unlink(path);
+}
+
+/* Names and values from the file reach messages escaped, and the trace's own name and column are safe labels. */
+static void test_names_escaped(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/x\x1b]0;pwned\x07.csv", scratch_dir());
+    static const char text[] = "time,\x1b[31mred\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,2\n";
+    write_text(path, text, sizeof text - 1);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_read_csv(path, NULL, &t, &err) == CHASE_EFORMAT);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strchr(err.msg, '\x07') == NULL);
+    CHECK(strstr(err.msg, "x\\x1b]0;pwned\\x07.csv") && strstr(err.msg, "'\\x1b[31mred'"));
+    fprintf(stderr, "  (message: %s)\n", err.msg);
+    chase_trace_read_opts_t o = {.column = "\x1b[31mred"};
+    CHECK(chase_trace_read_csv(path, &o, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK_STR(t->name, "x\\x1b]0;pwned\\x07");
+        CHECK_STR(t->column, "\\x1b[31mred");
+        chase_trace_free(t);
+    }
+    o.column = "\x1b[2Jgone";
+    CHECK(chase_trace_read_csv(path, &o, &t, &err) == CHASE_ENOTFOUND);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strstr(err.msg, "\\x1b[2Jgone"));
+    unlink(path);
+    /* A bad time or value quotes the field, escaped. */
+    expect_error("time,ci\n2020-01-01T00:00:00Z,1\n\x1b[2J,2\n", NULL, CHASE_EFORMAT, 3, "'\\x1b[2J'");
+    expect_error("time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,\x1b[2J\n", NULL, CHASE_EFORMAT, 3,
+                 "'\\x1b[2J'");
+    /* A time an offset moves before the year 0 is refused like any bad time. */
+    expect_error("time,ci\n0000-01-01T00:00:00+01:00,1\n0000-01-01T01:00:00+01:00,2\n", NULL, CHASE_EFORMAT, 2,
+                 "ISO-8601");
+}
+
 /* Random byte edits of a valid file: never a crash, and always either a valid trace or an error that names the
  * file. Run under ASan this also finds reads past the end of the text. */
 static void test_mutations_never_crash(void)
@@ -727,9 +852,13 @@ int main(void)
     RUN(test_bom_crlf_quotes_offsets);
     RUN(test_step_is_most_common_spacing);
     RUN(test_mutations_never_crash);
+    RUN(test_only_regular_files);
+    RUN(test_nul_bytes_refused);
+    RUN(test_names_escaped);
     RUN(test_wide_header);
     RUN(test_lookup_and_integral);
     RUN(test_slice_keeps_filled_flags);
+    rmdir(scratch_dir());
     if (!have_data && check_failures == 0) {
         fprintf(stderr, "shared data missing: generated-data tests passed, real-file tests skipped\n");
         return SKIP_TEST;

@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
+#include "util/escape.h"
+#include "util/file.h"
 #include "util/grow.h"
 
 #define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
 #define FIELD_MAX 256        /* longest time, value or header name we look at; longer fields are skipped or rejected */
+#define MAX_FILE_BYTES (1u << 30) /* a GiB: ten times the largest trace MAX_SAMPLES allows, far above any real one */
+#define SHOWN 64                  /* bytes of a field quoted in a message (escaped, so up to four times as many) */
 
 /* A field as it lies in the text; quoted fields still hold their doubled quotes. */
 typedef struct span {
@@ -173,7 +176,9 @@ static void list_columns(const header_t *h, char *buf, size_t size)
     size_t o = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < h->n && o + 8 < size; i++) {
-        int w = snprintf(buf + o, size - o, "%s'%s'", i ? ", " : "", h->names[i]);
+        char name[4 * SHOWN];
+        chase_escape(h->names[i], name, sizeof name);
+        int w = snprintf(buf + o, size - o, "%s'%s'", i ? ", " : "", name);
         if (w < 0 || (size_t)w >= size - o) {
             snprintf(buf + (size - 5), 5, "...");
             return;
@@ -248,12 +253,13 @@ static int choose_columns(const header_t *h, const chase_trace_read_opts_t *o, c
         for (size_t i = 0; i < h->n && v < 0; i++)
             if (!strcasecmp(h->names[i], o->column))
                 v = (long)i;
+        char want[4 * SHOWN];
+        chase_escape(o->column, want, sizeof want);
         if (v < 0)
             return chase_err_set(err, CHASE_ENOTFOUND, "%s:%ld: no column named '%s'; columns are %s", name, h->line,
-                                 o->column, cols);
+                                 want, cols);
         if ((size_t)v == *tcol)
-            return chase_err_set(err, CHASE_EINVAL, "%s:%ld: column '%s' holds the times, not CI", name, h->line,
-                                 o->column);
+            return chase_err_set(err, CHASE_EINVAL, "%s:%ld: column '%s' holds the times, not CI", name, h->line, want);
     } else if (o->lca) {
         v = found[COL_EM_LCA];
         if (v < 0)
@@ -287,8 +293,8 @@ static size_t count_lines(const char *p, size_t len)
 
 static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, rows_t *r, chase_err_t *err)
 {
-    char buf[FIELD_MAX], tmp[FIELD_MAX];
-    const char *vname = h->names[vcol];
+    char buf[FIELD_MAX], shown[4 * SHOWN], vname[4 * SHOWN];
+    chase_escape(h->names[vcol], vname, sizeof vname);
     while (c->p < c->end) {
         long line = c->line;
         size_t nf = 0;
@@ -319,7 +325,7 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
         if (chase_time_parse(buf, &t, NULL))
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: '%s' is not an ISO-8601 UTC time (expected e.g. 2020-01-01T00:00:00Z)",
-                                 c->name, line, buf);
+                                 c->name, line, chase_escape_bytes(buf, strnlen(buf, SHOWN), shown, sizeof shown));
         if (r->n && t <= r->t[r->n - 1]) {
             char a[32], b[32];
             chase_time_format(t, a, sizeof a);
@@ -339,20 +345,19 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
             char *end;
             errno = 0;
             v = strtod(buf, &end);
-            if (end == buf || *end) {
-                snprintf(tmp, sizeof tmp, "%.40s", buf);
+            chase_escape_bytes(buf, strnlen(buf, 40), shown, sizeof shown);
+            if (end == buf || *end)
                 return chase_err_set(err, CHASE_EFORMAT,
                                      "%s:%ld: '%s' in column '%s' is not a number (leave the field empty to mark a "
                                      "gap)",
-                                     c->name, line, tmp, vname);
-            }
+                                     c->name, line, shown, vname);
             if (!isfinite(v))
                 return chase_err_set(err, CHASE_EFORMAT,
                                      "%s:%ld: '%s' in column '%s' is not a finite number (leave the field empty to "
                                      "mark a gap)",
-                                     c->name, line, buf, vname);
+                                     c->name, line, shown, vname);
             if (v < 0)
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: negative CI %s in column '%s'", c->name, line, buf,
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: negative CI %s in column '%s'", c->name, line, shown,
                                      vname);
         }
         if (r->n == r->cap) /* cannot happen: cap bounds the number of lines */
@@ -525,8 +530,19 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     return CHASE_OK;
 }
 
-/* The parser behind both entry points: name is used in messages, trace_name becomes the trace's name. */
-static int parse(const char *text, size_t len, const char *name, const char *trace_name,
+/* Line (1-based, as the cursor counts them: LF, CRLF or a lone CR end a line) of the byte at `at`. */
+static long line_at(const char *text, const char *at)
+{
+    long line = 1;
+    for (const char *q = text; q < at; q++)
+        if (*q == '\n' || (*q == '\r' && (q + 1 >= at || q[1] != '\n')))
+            line++;
+    return line;
+}
+
+/* The parser behind both entry points: name is used in messages, trace_name becomes the trace's name; both are
+ * escaped here, once, since they come from the caller's input (a file name can hold terminal escapes). */
+static int parse(const char *text, size_t len, const char *raw_name, const char *raw_trace_name,
                  const chase_trace_read_opts_t *opts, chase_trace_t **out, chase_err_t *err)
 {
     chase_trace_read_opts_t defaults = {0};
@@ -536,6 +552,14 @@ static int parse(const char *text, size_t len, const char *name, const char *tra
     if (o->max_gap_s < 0)
         return chase_err_set(err, CHASE_EINVAL, "max_gap_s must not be negative (0 means the default of 24 h)");
     *out = NULL;
+    char name[256], trace_name[sizeof((chase_trace_t *)0)->name];
+    chase_escape(raw_name, name, sizeof name);
+    chase_escape(raw_trace_name, trace_name, sizeof trace_name);
+    /* A NUL byte is never text: strtod and the time parser would stop at it and read "12\0abc" as 12. */
+    const char *nul = len ? memchr(text, '\0', len) : NULL;
+    if (nul)
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a NUL byte (binary data); a trace is a text CSV file", name,
+                             line_at(text, nul));
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) { /* spreadsheet programs start UTF-8 files with a BOM */
         text += 3;
         len -= 3;
@@ -562,8 +586,11 @@ static int parse(const char *text, size_t len, const char *name, const char *tra
     int64_t step = 0;
     if (!rc)
         rc = infer_step(&r, name, &step, err);
-    if (!rc)
-        rc = build_trace(&r, step, trace_name, h.names[vcol], o, name, out, err);
+    if (!rc) {
+        char column[sizeof((chase_trace_t *)0)->column];
+        chase_escape(h.names[vcol], column, sizeof column);
+        rc = build_trace(&r, step, trace_name, column, o, name, out, err);
+    }
     free(h.names);
     free(r.t);
     free(r.v);
@@ -583,28 +610,11 @@ int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, 
 {
     if (!path || !out)
         return chase_err_set(err, CHASE_EINVAL, "chase_trace_read_csv: missing path or output");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "cannot open %s: %s", path,
-                             strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return chase_err_set(err, CHASE_EIO, "cannot read %s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    char *text = malloc(size ? size : 1);
-    if (!text) {
-        fclose(f);
-        return chase_err_set(err, CHASE_ENOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(text, 1, size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != size) {
-        free(text);
-        return chase_err_set(err, CHASE_EIO, "cannot read %s", path);
-    }
+    char *text = NULL;
+    size_t size = 0;
+    int rc = chase_file_read_regular(path, MAX_FILE_BYTES, &text, &size, err);
+    if (rc)
+        return rc;
     /* The trace is named after the file: "eia-PJM-2022" for ../data/eia-PJM-2022.csv. */
     char base[128];
     const char *slash = strrchr(path, '/');
@@ -612,7 +622,7 @@ int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, 
     size_t bl = strlen(base);
     if (bl > 4 && !strcasecmp(base + bl - 4, ".csv"))
         base[bl - 4] = '\0';
-    int rc = parse(text, size, path, base, opts, out, err);
+    rc = parse(text, size, path, base, opts, out, err);
     free(text);
     return rc;
 }
