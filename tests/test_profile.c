@@ -13,6 +13,7 @@
 #include "profile/builtin.h"
 
 static char tmpdir[256];
+static int missing_data; /* some checks could not run without ../shared/data: the program reports a skip (77) */
 
 static int contains(const char *hay, const char *needle)
 {
@@ -40,7 +41,10 @@ static const char *zeus_csv(const char *gpu, char *buf, size_t size)
 {
     char rel[128];
     snprintf(rel, sizeof rel, "gpu/zeus-summary_power_%s.csv", gpu);
-    return shared_data_path(rel, buf, size);
+    const char *path = shared_data_path(rel, buf, size);
+    if (!path)
+        missing_data = 1;
+    return path;
 }
 
 /* A profile from parallel arrays of limits, times and energies per unit (the hull's own coordinates). */
@@ -259,6 +263,7 @@ static void test_builtins_match_zeus(void)
         snprintf(rel, sizeof rel, "gpu/zeus-summary_power_%s.csv", zgpu ? zgpu : "?");
         if (!have_data || !shared_data_path(rel, path, sizeof path)) {
             have_data = 0;
+            missing_data = 1;
             chase_profile_free(b);
             continue;
         }
@@ -939,5 +944,10 @@ int main(void)
     RUN(test_names_escaped);
     RUN(test_many_points);
     cleanup();
+    if (missing_data && check_failures == 0) {
+        fprintf(stderr, "%d checks passed, but the Zeus CSVs under ../shared/data are missing: reported as skipped\n",
+                check_count);
+        return SKIP_TEST;
+    }
     CHECK_DONE();
 }
