@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs the whole test suite twice: a normal build with warnings as
-# errors, and an AddressSanitizer + UndefinedBehaviorSanitizer build. Under CI=true a skipped test fails the run:
-# CI has every tool, locale and data file the tests need, so a skip there means a check silently did not run.
+# errors, and an AddressSanitizer + UndefinedBehaviorSanitizer build; then runs each fuzz target briefly. Under
+# CI=true a skipped test fails the run: CI has every tool, locale and data file the tests need, so a skip there
+# means a check silently did not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -47,3 +48,7 @@ echo "configure check passed: a missing /usr/bin/python3 stops the configure"
 cmake -S . -B build-asan -DCHASE_WERROR=ON -DCHASE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
 run_ctest build-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+
+# The fuzz targets keep building with libFuzzer and find nothing in a short run (their seeds are replayed by ctest
+# above; fuzz/run.sh SECONDS runs them longer).
+bash fuzz/run.sh "${CHASE_FUZZ_SECONDS:-10}"
