@@ -158,6 +158,7 @@ static void test_every_real_file_loads(void)
             }
             int64_t want_step = strstr(e->d_name, "watttime") ? 1800 : 3600;
             CHECK(t->step_s == want_step);
+            CHECK_STR(t->note, ""); /* one step throughout: nothing resampled, nothing to say */
             for (size_t i = 0; i < t->n; i++)
                 if (!isfinite(t->ci[i]) || t->ci[i] < 0) {
                     CHECK(!"every value finite and >= 0");
@@ -713,6 +714,112 @@ static void test_names_escaped(void)
                  "ISO-8601");
 }
 
+/* Rows from (time, value, minutes to the next row) triples: a file whose spacing is given row by row. */
+static char *rows_csv(int64_t t0, const int *minutes, size_t n, const double *v)
+{
+    size_t cap = 32 + n * 48, o = 0;
+    char *s = malloc(cap);
+    o += (size_t)snprintf(s, cap, "time,ci\n");
+    int64_t t = t0;
+    for (size_t i = 0; i < n; i++) {
+        char ts[32];
+        chase_time_format(t, ts, sizeof ts);
+        if (isnan(v[i]))
+            o += (size_t)snprintf(s + o, cap - o, "%s,\n", ts);
+        else
+            o += (size_t)snprintf(s + o, cap - o, "%s,%g\n", ts, v[i]);
+        t += (int64_t)minutes[i] * 60;
+    }
+    return s;
+}
+
+/* A series whose step changes part way, as ENTSO-E's went from 30- (or 60-) minute to 15-minute values: read at the
+ * finest step, each row's value held over its own step, and said once in the note. Before, the first 15-minute row
+ * was "off the 30 min grid" and the file could not be read at all. */
+static void test_step_changes_part_way(void)
+{
+    /* Three days of 30-min values, then three days of 15-min ones, from 2025-09-28; a daily curve. */
+    enum { A = 3 * 48, B = 3 * 96 };
+    int minutes[A + B];
+    double v[A + B];
+    for (int i = 0; i < A + B; i++) {
+        minutes[i] = i < A ? 30 : 15;
+        double h = i < A ? i * 0.5 : A * 0.5 + (i - A) * 0.25;
+        v[i] = round(300 + 100 * sin(2 * M_PI * h / 24));
+    }
+    int64_t t0 = 1759017600; /* 2025-09-28T00:00:00Z */
+    char *text = rows_csv(t0, minutes, A + B, v);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_parse_csv(text, strlen(text), "entsoe.csv", NULL, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK(t->step_s == 900 && t->start == t0 && t->n == 2 * A + B && t->n_filled == 0);
+        int held = 1;
+        for (int i = 0; i < A; i++)
+            held &= t->ci[2 * i] == v[i] && t->ci[2 * i + 1] == v[i];
+        for (int i = 0; i < B; i++)
+            held &= t->ci[2 * A + i] == v[A + i];
+        CHECK(held);
+        /* The step-hold integral of every row is kept exactly: 30 min of each 30-min value. */
+        double want = 0;
+        for (int i = 0; i < A + B; i++)
+            want += v[i] * minutes[i] * 60;
+        CHECK_NEAR(chase_trace_integral(t, (double)t->start, (double)chase_trace_end(t)), want, 1e-6);
+        /* Said once, with where: the first 15-min row is data row A (from 0), on line A + 2 under the header. */
+        fprintf(stderr, "  (note: %s)\n", t->note);
+        CHECK(strstr(t->note, "from 30 min to 15 min") && strstr(t->note, "read at 15 min"));
+        char where[64];
+        snprintf(where, sizeof where, "line %d (2025-10-01T00:00:00Z)", A + 2);
+        CHECK(strstr(t->note, where) != NULL);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* The other way, 15 then 30 min: every row sits on the 15-min grid, but the 30-min values are held, not read
+     * as 15-min rows with every other one missing (which would interpolate them and call half the trace filled). */
+    int m2[12] = {15, 15, 15, 15, 15, 30, 30, 30, 30, 30, 30, 30};
+    double v2[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    text = rows_csv(t0, m2, 12, v2);
+    CHECK(chase_trace_parse_csv(text, strlen(text), "back.csv", NULL, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK(t->step_s == 900 && t->n_filled == 0 && t->n == 5 + 2 * 7);
+        CHECK(t->n == 19 && t->ci[5] == 6 && t->ci[6] == 6 && t->ci[17] == 12 && t->ci[18] == 12);
+        CHECK(strstr(t->note, "from 15 min to 30 min") != NULL);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* Hourly, half-hourly, hourly again, with a gap in the middle part and an empty value: two changes; the gap is
+     * filled as any gap is, and the note counts the changes. */
+    int m3[21] = {60, 60, 60, 60, 60, 30, 30, 30, 30, 90, 30, 30, 30, 30, 60, 60, 60, 60, 60, 60, 60};
+    double v3[21] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, NAN, 14, 15, 16, 17, 18, 19, 20, 21};
+    text = rows_csv(t0, m3, 21, v3);
+    CHECK(chase_trace_parse_csv(text, strlen(text), "three.csv", NULL, &t, &err) == CHASE_OK);
+    if (!t)
+        fprintf(stderr, "  three.csv: %s\n", err.msg);
+    if (t) {
+        CHECK(t->step_s == 1800 && t->n == 35);
+        CHECK(strstr(t->note, "changes 2 times") && strstr(t->note, "first from 1 h to 30 min"));
+        CHECK(t->n_filled == 3); /* two half-hours of the 90-min gap's hole, and the empty value */
+        CHECK(t->ci[0] == 1 && t->ci[1] == 1 && t->ci[10] == 6);
+        fprintf(stderr, "  (note: %s)\n", t->note);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* A row off the grid of its own part is still an error, named as such. */
+    int m4[12] = {30, 30, 30, 30, 30, 15, 15, 15, 15, 20, 10, 15};
+    double v4[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    text = rows_csv(t0, m4, 12, v4);
+    expect_error(text, NULL, CHASE_EFORMAT, 12, "off the 15 min grid of this part");
+    free(text);
+    /* Parts with no common grid of 5 minutes or more cannot be one series. */
+    int m5[12] = {60, 60, 60, 60, 67, 15, 15, 15, 15, 15, 15, 15};
+    text = rows_csv(t0, m5, 12, v4);
+    expect_error(text, NULL, CHASE_EFORMAT, 0, "share no grid");
+    free(text);
+}
+
 /* Random byte edits of a valid file: never a crash, and always either a valid trace or an error that names the
  * file. Run under ASan this also finds reads past the end of the text. */
 static void test_mutations_never_crash(void)
@@ -857,6 +964,7 @@ int main(void)
     RUN(test_only_regular_files);
     RUN(test_nul_bytes_refused);
     RUN(test_names_escaped);
+    RUN(test_step_changes_part_way);
     RUN(test_wide_header);
     RUN(test_lookup_and_integral);
     RUN(test_slice_keeps_filled_flags);

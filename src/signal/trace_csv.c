@@ -13,6 +13,7 @@
 #include "chase/trace.h"
 #include "util/escape.h"
 #include "util/file.h"
+#include "signal/trace_steps.h"
 #include "util/grow.h"
 
 #define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
@@ -33,13 +34,9 @@ typedef struct cursor {
     const char *name;
 } cursor_t;
 
-/* The rows read from the file: one slot per row, allocated once from an upper bound on the row count. */
-typedef struct rows {
-    int64_t *t;
-    double *v; /* NAN for an empty value */
-    long *line;
-    size_t n, cap;
-} rows_t;
+/* The rows read from the file (signal/trace_steps.h): one slot per row, allocated once from an upper bound on the
+ * row count. */
+typedef chase_trace_rows_t rows_t;
 
 /* Reads one field at c->p; *eor is set when the field ended its record (end of line or of text). */
 static int next_field(cursor_t *c, span_t *f, int *eor, chase_err_t *err)
@@ -586,11 +583,16 @@ static int parse(const char *text, size_t len, const char *raw_name, const char 
     int64_t step = 0;
     if (!rc)
         rc = infer_step(&r, name, &step, err);
+    char note[sizeof((chase_trace_t *)0)->note] = "";
+    if (!rc)
+        rc = chase_trace_rows_unify_step(&r, name, MAX_SAMPLES, &step, note, sizeof note, err);
     if (!rc) {
         char column[sizeof((chase_trace_t *)0)->column];
         chase_escape(h.names[vcol], column, sizeof column);
         rc = build_trace(&r, step, trace_name, column, o, name, out, err);
     }
+    if (!rc)
+        snprintf((*out)->note, sizeof (*out)->note, "%s", note);
     free(h.names);
     free(r.t);
     free(r.v);
