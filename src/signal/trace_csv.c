@@ -11,9 +11,9 @@
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
+#include "signal/trace_steps.h"
 #include "util/escape.h"
 #include "util/file.h"
-#include "signal/trace_steps.h"
 #include "util/grow.h"
 
 #define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
@@ -121,18 +121,6 @@ static void lower(char *s)
 {
     for (; *s; s++)
         *s = (char)tolower((unsigned char)*s);
-}
-
-/* "60 min", "22 h", "90 s": durations in messages. */
-static const char *dur_text(int64_t s, char *buf, size_t size)
-{
-    if (s % 3600 == 0)
-        snprintf(buf, size, "%lld h", (long long)(s / 3600));
-    else if (s % 60 == 0)
-        snprintf(buf, size, "%lld min", (long long)(s / 60));
-    else
-        snprintf(buf, size, "%lld s", (long long)s);
-    return buf;
 }
 
 /* Which column a header name is, for the default choice. */
@@ -391,7 +379,7 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
     if (!best || longer > hist[best]) {
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes", name,
-                             r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
+                             r->line[1], chase_trace_dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
     }
     if (best < CHASE_TRACE_MIN_STEP_S) {
         size_t i = 1;
@@ -400,7 +388,7 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: rows are mostly %s apart (e.g. lines %ld and %ld); chase reads steps of 5 to 60 "
                              "minutes: average the file to a coarser step first",
-                             name, r->line[i], dur_text(best, d, sizeof d), r->line[i - 1], r->line[i]);
+                             name, r->line[i], chase_trace_dur_text(best, d, sizeof d), r->line[i - 1], r->line[i]);
     }
     *step = best;
     return CHASE_OK;
@@ -433,8 +421,8 @@ static int check_gaps(const rows_t *r, size_t first, size_t last, int64_t step, 
                                  "%s:%ld: no CI from %s (%s) to %s (%s), %s; chase fills gaps up to %s. Fill the gap "
                                  "in the file or raise the limit (max_gap=DURATION in a trace: spec, max_gap_s in "
                                  "chase_trace_read_opts_t)",
-                                 name, line, a, wa, b, wb, dur_text(missing, d, sizeof d),
-                                 dur_text(max_gap, m, sizeof m));
+                                 name, line, a, wa, b, wb, chase_trace_dur_text(missing, d, sizeof d),
+                                 chase_trace_dur_text(max_gap, m, sizeof m));
         }
         prev = i;
     }
@@ -479,10 +467,10 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     for (size_t i = 1; i < r->n; i++) {
         if ((r->t[i] - r->t[0]) % step) {
             char a[32], b[32], d[32];
-            return chase_err_set(err, CHASE_EFORMAT,
-                                 "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
-                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a), dur_text(step, d, sizeof d),
-                                 chase_time_format(r->t[0], b, sizeof b), r->line[0]);
+            return chase_err_set(
+                err, CHASE_EFORMAT, "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
+                name, r->line[i], chase_time_format(r->t[i], a, sizeof a), chase_trace_dur_text(step, d, sizeof d),
+                chase_time_format(r->t[0], b, sizeof b), r->line[0]);
         }
     }
     int64_t max_gap = o->max_gap_s ? o->max_gap_s : CHASE_TRACE_DEFAULT_MAX_GAP_S;
@@ -592,7 +580,7 @@ static int parse(const char *text, size_t len, const char *raw_name, const char 
         rc = build_trace(&r, step, trace_name, column, o, name, out, err);
     }
     if (!rc)
-        snprintf((*out)->note, sizeof (*out)->note, "%s", note);
+        snprintf((*out)->note, sizeof(*out)->note, "%s", note);
     free(h.names);
     free(r.t);
     free(r.v);

@@ -26,7 +26,7 @@ static int64_t gcd64(int64_t a, int64_t b)
     return a;
 }
 
-static const char *dur(int64_t s, char *buf, size_t size)
+const char *chase_trace_dur_text(int64_t s, char *buf, size_t size)
 {
     if (s % 3600 == 0)
         snprintf(buf, size, "%lld h", (long long)(s / 3600));
@@ -68,6 +68,16 @@ static long find_parts(const chase_trace_rows_t *r, part_t **out)
     return (long)n;
 }
 
+/* Where row i's value stops: after its part's step, or at the next row if that comes first. *k is the part of the
+ * previous row (rows are visited in order). */
+static int64_t row_end(const chase_trace_rows_t *r, const part_t *parts, long np, size_t i, long *k)
+{
+    while (*k + 1 < np && i >= parts[*k + 1].first)
+        (*k)++;
+    int64_t end = r->t[i] + parts[*k].step;
+    return i + 1 < r->n && r->t[i + 1] < end ? r->t[i + 1] : end;
+}
+
 int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t max_samples, int64_t *step, char *note,
                                 size_t note_size, chase_err_t *err)
 {
@@ -88,12 +98,12 @@ int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t 
         for (size_t i = p->first; i < end; i++) {
             if ((r->t[i] - r->t[p->anchor]) % p->step) {
                 char a[32], b[32], d[32];
-                int rc =
-                    chase_err_set(err, CHASE_EFORMAT,
-                                  "%s:%ld: time %s is off the %s grid of this part of the file (which has that "
-                                  "step from %s on line %ld)",
-                                  name, r->line[i], chase_time_format(r->t[i], a, sizeof a), dur(p->step, d, sizeof d),
-                                  chase_time_format(r->t[p->anchor], b, sizeof b), r->line[p->anchor]);
+                int rc = chase_err_set(err, CHASE_EFORMAT,
+                                       "%s:%ld: time %s is off the %s grid of this part of the file (which has that "
+                                       "step from %s on line %ld)",
+                                       name, r->line[i], chase_time_format(r->t[i], a, sizeof a),
+                                       chase_trace_dur_text(p->step, d, sizeof d),
+                                       chase_time_format(r->t[p->anchor], b, sizeof b), r->line[p->anchor]);
                 free(parts);
                 return rc;
             }
@@ -106,8 +116,8 @@ int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t 
         int rc = chase_err_set(err, CHASE_EFORMAT,
                                "%s:%ld: the step changes here from %s to %s, and the two parts share no grid of 5 "
                                "minutes or more; chase cannot read them as one series",
-                               name, r->line[parts[1].anchor], dur(parts[0].step, a, sizeof a),
-                               dur(parts[1].step, b, sizeof b));
+                               name, r->line[parts[1].anchor], chase_trace_dur_text(parts[0].step, a, sizeof a),
+                               chase_trace_dur_text(parts[1].step, b, sizeof b));
         free(parts);
         return rc;
     }
@@ -115,12 +125,7 @@ int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t 
     size_t total = 0;
     long k = 0;
     for (size_t i = 0; i < r->n; i++) {
-        while (k + 1 < np && i >= parts[k + 1].first)
-            k++;
-        int64_t end = r->t[i] + parts[k].step;
-        if (i + 1 < r->n && r->t[i + 1] < end)
-            end = r->t[i + 1];
-        total += (size_t)((end - r->t[i]) / g);
+        total += (size_t)((row_end(r, parts, np, i, &k) - r->t[i]) / g);
         if (total > max_samples) {
             int rc = chase_err_set(err, CHASE_EFORMAT, "%s: resampled to one step the rows make over %zu samples", name,
                                    max_samples);
@@ -136,11 +141,7 @@ int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t 
     }
     k = 0;
     for (size_t i = 0; i < r->n; i++) {
-        while (k + 1 < np && i >= parts[k + 1].first)
-            k++;
-        int64_t end = r->t[i] + parts[k].step;
-        if (i + 1 < r->n && r->t[i + 1] < end)
-            end = r->t[i + 1];
+        int64_t end = row_end(r, parts, np, i, &k);
         for (int64_t u = r->t[i]; u < end; u += g) {
             s.t[s.n] = u;
             s.v[s.n] = r->v[i];
@@ -154,14 +155,16 @@ int chase_trace_rows_unify_step(chase_trace_rows_t *r, const char *name, size_t 
         snprintf(note, note_size,
                  "the step changes part way, from %s to %s at line %ld (%s); read at %s, each row's value held over "
                  "its own step",
-                 dur(parts[0].step, a, sizeof a), dur(p1->step, b, sizeof b), r->line[p1->anchor],
-                 chase_time_format(r->t[p1->anchor], when, sizeof when), dur(g, c, sizeof c));
+                 chase_trace_dur_text(parts[0].step, a, sizeof a), chase_trace_dur_text(p1->step, b, sizeof b),
+                 r->line[p1->anchor], chase_time_format(r->t[p1->anchor], when, sizeof when),
+                 chase_trace_dur_text(g, c, sizeof c));
     else
         snprintf(note, note_size,
                  "the step changes %ld times, first from %s to %s at line %ld (%s); read at %s, each row's value held "
                  "over its own step",
-                 np - 1, dur(parts[0].step, a, sizeof a), dur(p1->step, b, sizeof b), r->line[p1->anchor],
-                 chase_time_format(r->t[p1->anchor], when, sizeof when), dur(g, c, sizeof c));
+                 np - 1, chase_trace_dur_text(parts[0].step, a, sizeof a), chase_trace_dur_text(p1->step, b, sizeof b),
+                 r->line[p1->anchor], chase_time_format(r->t[p1->anchor], when, sizeof when),
+                 chase_trace_dur_text(g, c, sizeof c));
     free(parts);
     free(r->t), free(r->v), free(r->line);
     *r = s;

@@ -15,6 +15,9 @@ typedef struct chase_trace_rows {
     size_t n, cap;
 } chase_trace_rows_t;
 
+/* "60 min", "22 h", "90 s": durations in messages. */
+const char *chase_trace_dur_text(int64_t s, char *buf, size_t size);
+
 #define CHASE_TRACE_STEP_RUN 4 /* equal spacings in a row that make a step (a part of the file); fewer are gaps */
 
 /* When the rows hold parts of different steps (runs of CHASE_TRACE_STEP_RUN or more equal spacings of 5 to 60 min),
