@@ -594,7 +594,14 @@ static void write_example(void)
                                  : (c < 280   ? 300
                                     : c < 340 ? 225
                                               : 175);
-            chase_period_t p = {T2020 + (double)i * 1800, T2020 + (double)(i + 1) * 1800, c, c, pl, pl * 1800, 0, 1, 0, CHASE_KNOB_POWER_LIMIT};
+            chase_period_t p = {.start = T2020 + (double)i * 1800,
+                                .end = T2020 + (double)(i + 1) * 1800,
+                                .ci = c,
+                                .ci_forecast = c,
+                                .setting = pl,
+                                .decided = pl,
+                                .energy_j = pl * 1800,
+                                .work = 1};
             chase_ledger_append(&l[r], &p);
         }
         runs[r] = (chase_report_run_t){names[r], &l[r]};

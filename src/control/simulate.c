@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chase/forecast.h"
+#include "chase/gridmodel.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 
@@ -19,6 +20,28 @@ void chase_sim_spec_init(chase_sim_spec_t *spec)
 double chase_sim_baseline_time(const chase_sim_spec_t *spec)
 {
     return spec->work / chase_profile_top_throughput(spec->profile);
+}
+
+double chase_sim_worst_time(const chase_profile_t *profile, double work)
+{
+    double t = 0;
+    for (size_t i = 0; i < profile->n; i++)
+        t = fmax(t, work / profile->pts[i].throughput);
+    return t;
+}
+
+int64_t chase_sim_default_start(const chase_trace_t *trace, double worst_time_s)
+{
+    int64_t week = trace->start + 7 * 86400;
+    return (double)(chase_trace_end(trace) - week) >= worst_time_s * 1.05 ? week : trace->start;
+}
+
+int chase_sim_grid_trace(const char *grid, int64_t start, double history_s, double worst_time_s, double period_s,
+                         uint64_t seed, chase_trace_t **out, chase_err_t *err)
+{
+    start -= start % 3600;
+    size_t hours = (size_t)ceil((history_s + worst_time_s * 1.05 + 2 * period_s) / 3600) + 1;
+    return chase_gridmodel_generate(grid, start - (int64_t)history_s, hours, seed, out, err);
 }
 
 static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **out, chase_err_t *err)
@@ -45,7 +68,9 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
     chase_policy_t *pol = NULL;
     chase_forecaster_t *fc = NULL;
     chase_signal_t *sig = NULL;
-    chase_sim_t *sim = NULL;
+    chase_gpu_t *gpu = NULL;
+    chase_gpu_group_t *group = NULL;
+    chase_sim_job_t *job = NULL;
     int rc;
     if ((rc = chase_policy_create(policy, &params, &pol, err)) != CHASE_OK)
         goto out;
@@ -55,14 +80,18 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
         goto out;
     if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
         goto out;
-    if ((rc = chase_sim_create(spec->profile, spec->n_gpus, spec->work, spec->start, &sim, err)) != CHASE_OK)
+    chase_gpu_open_opts_t go = {.backend = "sim", .profile = spec->profile, .n_gpus = spec->n_gpus};
+    chase_gpu_group_opts_t gg = {.knob = spec->profile->knob};
+    if ((rc = chase_gpu_open(&go, &gpu, err)) != CHASE_OK ||
+        (rc = chase_gpu_group_open(gpu, &gg, &group, err)) != CHASE_OK ||
+        (rc = chase_sim_job_create(gpu, spec->work, spec->start, &job, err)) != CHASE_OK)
         goto out;
     chase_control_config_t cfg;
     chase_control_config_init(&cfg);
     cfg.period_s = spec->period_s;
     cfg.work_total = spec->work;
     cfg.budget_pct = params.budget_pct;
-    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
+    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, group, chase_sim_job_job(job), l, err);
     if (rc != CHASE_OK)
         goto out;
     for (size_t i = first_row; i < l->n; i++) {
@@ -81,7 +110,9 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
         chase_ledger_totals(&view, out);
     }
 out:
-    chase_sim_free(sim);
+    chase_sim_job_free(job);
+    chase_gpu_group_free(group);
+    chase_gpu_free(gpu);
     chase_signal_free(sig);
     chase_forecaster_free(fc);
     chase_policy_free(pol);

@@ -8,6 +8,7 @@ void chase_ledger_init(chase_ledger_t *l)
 {
     l->n = l->cap = 0;
     l->rows = NULL;
+    l->mark = (chase_ledger_mark_t){0, 0, 0, 0};
 }
 
 void chase_ledger_free(chase_ledger_t *l)
@@ -41,3 +42,13 @@ void chase_ledger_totals(const chase_ledger_t *l, chase_totals_t *out)
     }
     out->mean_setting = out->time_s > 0 ? pl_time / out->time_s : 0;
 }
+
+size_t chase_ledger_count(const chase_ledger_t *l, chase_phase_t phase)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->rows[i].phase == phase;
+    return n;
+}
+
+const char *chase_phase_name(chase_phase_t phase) { return phase == CHASE_PHASE_PROFILE ? "profile" : "control"; }

@@ -62,6 +62,8 @@ class World:
             # Steps here last ~30 ms and profiling windows ~10 steps: report every step (the default 0.1 s batching
             # would blur such short windows; real steps are longer and real windows too).
             "CHASE_PROGRESS_INTERVAL": "0",
+            # Each test's journal of original limits is its own (the fake GPUs of every test have the same UUIDs).
+            "CHASE_JOURNAL_DIR": os.path.join(self.tmp, "journal"),
         })
         self.env.pop("CHASE_PROGRESS", None)
         for i in range(n_gpus):
@@ -357,8 +359,10 @@ def case_dryrun():
     check([a["set_calls"] for a in after] == [b["set_calls"] for b in before], "a limit was set in a dry run")
     check_restored(w)
     check_accounting(rep, 400)
-    limits = {p["power_limit_w"] for p in rep["periods"]}
+    limits = {p["decided_power_limit_w"] for p in rep["periods"]}
     check(len(limits) >= 2, "the dry run recorded no decisions that follow the CI: %s" % limits)
+    held = {p["power_limit_w"] for p in rep["periods"]}
+    check(held == {ORIGINAL_W}, "a dry run must record the limit in force, not the decision: %s" % held)
 
 
 def case_example():

@@ -52,7 +52,7 @@ static void test_reports_and_exit_code(void)
     chase_err_t err;
     CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
     char *argv[] = {(char *)self_path, "--child", "report", "50", "3", NULL};
-    CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_OK);
+    CHECK(chase_live_job_spawn(lj, argv, NULL, &err) == CHASE_OK);
     chase_job_t *job = chase_live_job_job(lj);
     double t0 = wall(job);
     CHECK(fabs(t0 - (double)time(NULL)) < 2); /* UTC wall clock */
@@ -79,7 +79,7 @@ static void test_run_until_deadline(void)
     chase_err_t err;
     CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
     char *argv[] = {(char *)self_path, "--child", "sleep", NULL};
-    CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_OK);
+    CHECK(chase_live_job_spawn(lj, argv, NULL, &err) == CHASE_OK);
     chase_job_t *job = chase_live_job_job(lj);
     double t0 = wall(job);
     int finished = 1;
@@ -119,7 +119,7 @@ static void test_sighup(void)
     char script[200];
     snprintf(script, sizeof script, "trap 'exit 42' HUP; touch %s; sleep 5 & wait", ready);
     char *argv[] = {"/bin/sh", "-c", script, NULL};
-    CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_OK);
+    CHECK(chase_live_job_spawn(lj, argv, NULL, &err) == CHASE_OK);
     chase_job_t *job = chase_live_job_job(lj);
     int finished = 0;
     for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
@@ -141,10 +141,10 @@ static void test_command_not_found(void)
     chase_err_t err;
     CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
     char *argv[] = {"/nonexistent/chase-no-such-command", NULL};
-    CHECK(chase_live_job_spawn(lj, argv, &err) == CHASE_ENOTFOUND);
+    CHECK(chase_live_job_spawn(lj, argv, NULL, &err) == CHASE_ENOTFOUND);
     CHECK(strstr(err.msg, "chase-no-such-command") != NULL);
     char *empty[] = {NULL};
-    CHECK(chase_live_job_spawn(lj, empty, &err) == CHASE_EINVAL);
+    CHECK(chase_live_job_spawn(lj, empty, NULL, &err) == CHASE_EINVAL);
     /* Without a child, run_until reports the job finished and wait returns 0. */
     chase_job_t *job = chase_live_job_job(lj);
     int finished = 0, status = -1;
