@@ -238,20 +238,20 @@ def reporter() -> Reporter:
     return r
 
 
-def step(samples: Optional[int] = None) -> None:
-    """Reports one training step (of `samples` samples) to chase; an empty function when not under chase run."""
-    r = _default
-    if r is None:
-        r = reporter()
-    r.step(samples)
+if _UNDER_CHASE:
 
+    def step(samples: Optional[int] = None) -> None:
+        """Reports one training step (of `samples` samples) to chase."""
+        r = _default
+        if r is None:
+            r = reporter()
+        r.step(samples)
 
-def _no_step(samples: Optional[int] = None) -> None:
-    """Not running under chase run (CHASE_PROGRESS was unset at import): nothing to count or send."""
+else:
 
-
-if not _UNDER_CHASE:
-    step = _no_step  # noqa: F811  (the same signature; the empty body is the whole point)
+    def step(samples: Optional[int] = None) -> None:
+        """Not running under chase run (CHASE_PROGRESS was unset at import): nothing to count or send. The empty body
+        is the point: the call costs what an empty Python call costs, so it can stay in training code for good."""
 
 
 def flush(wait: float = 0.0) -> None:

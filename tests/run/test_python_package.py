@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 SOURCE_DIR = os.environ.get("CHASE_SOURCE_DIR", os.path.dirname(os.path.abspath(__file__)) + "/../..")
