@@ -336,10 +336,13 @@ int chase_profile_read_zeus_csv(const char *path, const char *workload, chase_pr
     for (i = 0; p->gpu[i]; i++)
         lower[i] = (char)tolower((unsigned char)p->gpu[i]);
     lower[i] = '\0';
-    /* Escaped to fit (never half an escape): a name is a label, and a real workload is far shorter. */
-    char short_w[sizeof p->name];
-    chase_escape(workload, short_w, sizeof p->name - strlen(lower) - 1);
-    snprintf(p->name, sizeof p->name, "%s%s%.*s", lower, *lower ? " " : "", (int)(sizeof p->name - 2), short_w);
+    /* "a40 imagenet/resnet50/256/adadelta": the workload escaped to fit (never half an escape; a real one is far
+     * shorter). */
+    size_t o = strlen(lower);
+    memcpy(p->name, lower, o);
+    if (o)
+        p->name[o++] = ' ';
+    chase_escape(workload, p->name + o, sizeof p->name - o);
     snprintf(p->unit, sizeof p->unit, "epoch");
     for (i = 0; i < n; i++)
         p->pts[i] = (chase_profile_point_t){r.acc[i].pl, 1.0 / r.acc[i].t, r.acc[i].p};
