@@ -42,8 +42,10 @@ typedef struct chase_ledger {
     chase_ledger_mark_t mark;
 } chase_ledger_t;
 
+/* Sums over rows. carbon_g sums the rows whose CI was known; unpriced_s is the time of the rows without one (no
+ * carbon data at all yet), whose carbon is unknown rather than zero. */
 typedef struct chase_totals {
-    double time_s, energy_j, carbon_g, work, mean_setting;
+    double time_s, energy_j, carbon_g, work, mean_setting, unpriced_s;
 } chase_totals_t;
 
 void chase_ledger_init(chase_ledger_t *l);

@@ -14,6 +14,7 @@
 #include "chase/session.h"
 #include "chase/timeutil.h"
 #include "cli/cli_util.h"
+#include "util/atomic_file.h"
 #include "cli/commands.h"
 
 #define PROG "chase run"
@@ -48,7 +49,8 @@ static void usage(FILE *out)
             "  --period DURATION      control period in real time: 30s, 30m, 1h (default 30m)\n"
             "  --forecaster NAME      CI forecaster (default: chase when built, else persistence); provider: the\n"
             "                         live source's own forecast (Electricity Maps, WattTime, UK CI)\n"
-            "  --gpus LIST            NVML indices of the job's GPUs, e.g. 0,1 (default: all); one limit for all\n"
+            "  --gpus LIST            NVML indices of the job's GPUs, e.g. 0,1 (default: the GPUs\n"
+            "                         CUDA_VISIBLE_DEVICES names, else all); one limit for all\n"
             "  --dry-run              observe only: decide and record, never set a limit\n"
             "  --profile-file FILE    load the job's profile from FILE if it exists, else profile online and save it\n"
             "  --warmup-steps N       steps before online profiling starts (default 10)\n"
@@ -235,11 +237,17 @@ static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int
     chase_totals_t t;
     chase_ledger_totals(l, &t);
     size_t prof = chase_ledger_count(l, CHASE_PHASE_PROFILE);
-    fprintf(stderr,
+    if (l->n == 0)
+        fprintf(stderr, PROG ": no period was completed under control (policy %s)\n", rec.policy);
+    else
+        fprintf(stderr,
             PROG ": %.1f s, %zu control periods + %zu profiling, %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f %s, "
                  "policy %s%s\n",
             t.time_s, l->n - prof, prof, t.energy_j, t.carbon_g, t.work, t.mean_setting, chase_knob_unit(rec.knob),
             rec.policy, rec.dry_run ? " (observe only)" : "");
+    if (t.unpriced_s > 0)
+        fprintf(stderr, PROG ": no carbon intensity was known for %.0f s of the run: its carbon is not counted\n",
+                t.unpriced_s);
     if (ps.malformed)
         fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps.malformed);
     return status;
@@ -266,6 +274,12 @@ int chase_cmd_run(int argc, char **argv)
     o->s.on_message = on_message;
     o->s.arg = &pr;
     int rc;
+    if (o->report && strcmp(o->report, "-") && (rc = chase_file_check_writable(o->report, &err)) != CHASE_OK) {
+        /* Checked now, so a long job's report is not lost at its end. */
+        status = cli_bad(PROG, "--report %s", err.msg);
+        free(o);
+        return status;
+    }
     /* Before anything that may start a thread (the NVML library, HTTP clients of live signals). */
     if ((rc = chase_live_job_create(NULL, &lj, &err)) != CHASE_OK || (rc = chase_session_open(&o->s, &S, &err))) {
         status = cli_fail(PROG, rc, &err);

@@ -63,7 +63,7 @@ static int energy_of(run_t *r, double *sum, chase_err_t *err)
 static void price(chase_signal_t *s, double t0, double t1, double *ci, int *stale)
 {
     *stale = 1;
-    *ci = 0;
+    *ci = NAN; /* unknown, not zero: the row's carbon stays unknown */
     if (!s)
         return;
     double v;

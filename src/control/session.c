@@ -16,6 +16,8 @@
 #include "chase/profiling.h"
 #include "chase/signal.h"
 
+#define MAX_VISIBLE 1024
+
 struct chase_session {
     chase_session_opts_t o;
     char *signal_spec, *policy_requested, *forecaster_name, *profile_file;
@@ -31,7 +33,9 @@ struct chase_session {
     char policy_used[64];
     const char *profile_source;
     char error[600];
+    int described; /* the policy said what it works with */
     char journal_dir[1024];
+    int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
 };
 
 void chase_session_opts_init(chase_session_opts_t *o)
@@ -69,6 +73,15 @@ static void on_loop_period(void *arg, const chase_period_t *row)
     chase_session_t *s = arg;
     if (s->o.on_period)
         s->o.on_period(s->o.arg, row);
+    if (row->phase == CHASE_PHASE_CONTROL && !s->described) {
+        /* After the first decision the policy knows what it works with (chase: its MaxCI): say it once. */
+        s->described = 1;
+        chase_policy_info_t info;
+        chase_policy_describe(s->policy, &info);
+        if (info.note[0])
+            say(s, info.warn ? CHASE_SESSION_WARNING : CHASE_SESSION_NOTE, "policy %s: %s", s->policy_used,
+                info.note);
+    }
 }
 
 static double wall_now(void)
@@ -153,9 +166,23 @@ static int open_gpus(chase_session_t *s, chase_err_t *err)
         snprintf(s->journal_dir, sizeof s->journal_dir, "%s", s->o.journal_dir);
     else if ((rc = chase_journal_default_dir(s->journal_dir, sizeof s->journal_dir, err)) != CHASE_OK)
         return rc;
+    const int *gpus = s->o.gpus;
+    int n_gpus = s->o.n_gpus;
+    if (!gpus) {
+        const char *source;
+        if ((rc = chase_gpu_visible(s->gpu, s->visible, MAX_VISIBLE, &n_gpus, &source, err)) != CHASE_OK)
+            return rc;
+        if (n_gpus >= 0) {
+            gpus = s->visible;
+            char list[256] = "";
+            for (int i = 0; i < n_gpus && strlen(list) < sizeof list - 16; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", s->visible[i]);
+            say(s, CHASE_SESSION_NOTE, "the job's GPUs, from %s: %s", source, list);
+        }
+    }
     chase_gpu_group_opts_t go = {
-        .gpus = s->o.gpus,
-        .n_gpus = s->o.n_gpus,
+        .gpus = gpus,
+        .n_gpus = n_gpus,
         .knob = CHASE_KNOB_POWER_LIMIT,
         .observe_only = s->o.dry_run,
         .journal_dir = s->journal_dir[0] ? s->journal_dir : NULL,
@@ -335,7 +362,9 @@ static int profile_online(chase_session_t *s, chase_job_t *job, int *finished, c
         }
         return CHASE_OK;
     }
-    if (rc != CHASE_ETIMEOUT && rc != CHASE_EPERM)
+    /* No permission at all (the group went observe-only before changing anything) falls back; a GPU that refused
+     * after another accepted is a failure of the run. */
+    if (rc != CHASE_ETIMEOUT && !(rc == CHASE_EPERM && chase_gpu_group_observe_only(s->group)))
         return rc;
     say(s, CHASE_SESSION_WARNING, "%s", err->msg);
     say(s, CHASE_SESSION_WARNING, "%s: running at the GPUs' top limit (policy max) and measuring energy only",
@@ -408,6 +437,7 @@ void chase_session_record(chase_session_t *s, chase_run_record_t *out)
     out->signal = s->signal_spec;
     out->policy = s->policy_used;
     out->policy_requested = s->policy_requested;
+    chase_policy_describe(s->policy, &out->policy_info);
     out->period_s = s->o.period_s;
     out->budget_pct = s->o.budget_pct;
     out->total_steps = s->o.total_steps;
