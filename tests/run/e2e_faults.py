@@ -276,6 +276,59 @@ def case_visible_devices():
     check(rc == 2 and "no GPU" in err, "empty CUDA_VISIBLE_DEVICES: exit %d, %s" % (rc, err))
 
 
+def hanging_server():
+    """A TCP server on localhost that accepts connections and never answers: a carbon API that stopped."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, srv.getsockname()[1]
+
+
+def case_hanging_api():
+    """The carbon API hangs: SIGTERM still restores the limits and ends chase within 2 s; the spec's token never
+    reaches the report and the API credentials never reach the command."""
+    w = World()
+    srv, port = hanging_server()
+    w.env["ELECTRICITYMAPS_TOKEN"] = "env-secret-4711"
+    envdump, mark = os.path.join(w.tmp, "env"), os.path.join(w.tmp, "training")
+    job = plain_job(100000, 0.01, mark=mark, mark_at=20)
+    job[-1] = ("import os; open(%r, 'w').write('\\n'.join(os.environ))\n" % envdump) + job[-1]
+    spec = "electricitymaps:zone=DE,token=spec-secret-0815,url=http://127.0.0.1:%d,cache=%s/c.sqlite" % (port, w.tmp)
+    timing = {}
+
+    def on_start(p):
+        wait_for(mark, p)
+        wait_limit(w, p, 300)  # no carbon data: the safe policy runs at the top limit
+        timing["t"] = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+
+    rc, rep, err, dt = w.chase(["--signal", spec, "--policy", "budget", "--period", "1s", "--forecaster",
+                                "persistence", "--profile-file", fake_profile(w)], job, on_start=on_start)
+    took = time.monotonic() - timing.get("t", 0)
+    srv.close()
+    check(rc == 128 + signal.SIGTERM, "exit status %d: %s" % (rc, err))
+    check(took < 2.0, "chase took %.2f s to restore and exit after SIGTERM with a hanging API" % took)
+    check_restored(w, "after SIGTERM with a hanging API")
+    check("spec-secret-0815" not in json.dumps(rep) and "spec-secret-0815" not in err, "the spec's token leaked")
+    with open(envdump) as f:
+        names = f.read().split("\n")
+    check("ELECTRICITYMAPS_TOKEN" not in names, "the command inherited the API credentials")
+    check("CHASE_PROGRESS" in names, "the command lost its own variables")
+
+
 def case_burst():
     """A job that reports 3000 steps as fast as it can and exits: every step is counted."""
     w = World()
