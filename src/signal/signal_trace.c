@@ -166,6 +166,8 @@ int chase_source_trace_open(chase_keys_t *k, const chase_source_ctx_t *ctx, chas
     chase_trace_t *t;
     if ((rc = chase_trace_read_csv(path, &ro, &t, err)))
         return rc;
+    if (t->note[0] && ctx->opts && ctx->opts->on_warning) /* e.g. a step that changes part way: said once */
+        ctx->opts->on_warning(ctx->opts->on_warning_arg, t->note);
     /* Checked here rather than left to the replay, so the messages quote the spec's own keys. */
     double step = (double)t->step_s / speed;
     if (step < 1 || fabs(step - round(step)) > 1e-9) {
