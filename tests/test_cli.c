@@ -47,6 +47,7 @@ static const command_t commands[] = {
     {"signal", "--signal static:300", "--sig static:300", ""},
     {"devices", "--json -", "--js -", ""},
     {"run", "--signal static:300", "--sig static:300", "-- true"},
+    {"restore", "--journal-dir /nonexistent", "--journal /nonexistent", ""},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -89,6 +89,13 @@ int chase_gpu_energy(chase_gpu_t *g, int idx, double *joules, chase_err_t *err);
 /* Claims GPUs idx[0..n) (see chase_gpu_ops_t.claim); CHASE_OK at once for a backend without claims. */
 int chase_gpu_claim(chase_gpu_t *g, const int *idx, int n, chase_err_t *err);
 
+/* The backend indices of the GPUs the job may use, from its environment: CUDA_VISIBLE_DEVICES (indices, or GPU
+ * UUIDs or their unique prefixes) and, when that is unset, NVIDIA_VISIBLE_DEVICES (a container's GPUs). *n = -1
+ * when neither restricts the job (all GPUs); else idx[0..*n) and *source names the variable. CUDA indices are
+ * NVML's only under CUDA_DEVICE_ORDER=PCI_BUS_ID or when all GPUs are of one model: otherwise, and for MIG
+ * instances, the mapping is ambiguous and the answer is CHASE_EINVAL asking for --gpus. */
+int chase_gpu_visible(chase_gpu_t *gpu, int *idx, int cap, int *n, const char **source, chase_err_t *err);
+
 /* ---- The simulated backend: GPUs that follow a profile on the caller's clock (simulations and tests). ---- */
 
 /* Opens n_gpus simulated GPUs at the profile's top setting (profile kept by reference). */

@@ -48,6 +48,28 @@ int chase_journal_owner_alive(const chase_journal_entry_t *e);
 /* Every entry in dir, in out (at most cap); *n is how many were found. Unreadable files are skipped. */
 int chase_journal_list(const char *dir, chase_journal_entry_t *out, size_t cap, size_t *n, chase_err_t *err);
 
+/* What became of one journal entry when chase_journal_restore looked at it. */
+typedef enum chase_journal_outcome {
+    CHASE_JOURNAL_RESTORED = 0, /* the GPU got its original back; the entry is gone */
+    CHASE_JOURNAL_OWNER_ALIVE,  /* the run that wrote it still runs: left alone */
+    CHASE_JOURNAL_NO_GPU,       /* no GPU of the backend has that identity */
+    CHASE_JOURNAL_FAILED,       /* setting it back failed (message says why) */
+    CHASE_JOURNAL_LISTED        /* dry run: shown, not touched */
+} chase_journal_outcome_t;
+
+typedef struct chase_journal_result {
+    chase_journal_entry_t entry;
+    int gpu;                        /* backend index of the GPU with that identity, -1 when none */
+    chase_journal_outcome_t outcome;
+    char message[256];
+} chase_journal_result_t;
+
+/* Puts back every GPU of backend gpu whose journal entry in dir was left by a run that no longer runs, and
+ * removes those entries (with dry_run, only says what it would do). out gets one result per entry (at most cap);
+ * *n is how many. */
+int chase_journal_restore(chase_gpu_t *gpu, const char *dir, int dry_run, chase_journal_result_t *out, size_t cap,
+                          size_t *n, chase_err_t *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,13 +29,23 @@ typedef struct chase_period {
     double decided;     /* time-weighted mean setting the policy decided (differs from setting when observed only) */
 } chase_period_t;
 
+/* Where the last row left off: its end, and the job's work done and the GPUs' energy counter at that moment. The
+ * next writer (control after profiling, the next period) starts there, so no step or joule falls between rows. */
+typedef struct chase_ledger_mark {
+    int set;
+    double t, work, energy_j;
+} chase_ledger_mark_t;
+
 typedef struct chase_ledger {
     size_t n, cap;
     chase_period_t *rows;
+    chase_ledger_mark_t mark;
 } chase_ledger_t;
 
+/* Sums over rows. carbon_g sums the rows whose CI was known; unpriced_s is the time of the rows without one (no
+ * carbon data at all yet), whose carbon is unknown rather than zero. */
 typedef struct chase_totals {
-    double time_s, energy_j, carbon_g, work, mean_setting;
+    double time_s, energy_j, carbon_g, work, mean_setting, unpriced_s;
 } chase_totals_t;
 
 void chase_ledger_init(chase_ledger_t *l);

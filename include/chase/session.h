@@ -41,7 +41,8 @@ typedef struct chase_session_opts {
     double progress_timeout_s;       /* wait for the first progress report before the fallback (300 s) */
     chase_gpu_t *gpu;  /* the GPU backend (borrowed); NULL: the session opens one with gpu_open */
     chase_gpu_open_opts_t gpu_open; /* which backend the session opens when gpu is NULL ("auto"; zeroed: NVML) */
-    const int *gpus;   /* backend indices of the job's GPUs; NULL: all */
+    const int *gpus;   /* backend indices of the job's GPUs; NULL: those CUDA_VISIBLE_DEVICES or
+                          NVIDIA_VISIBLE_DEVICES name (chase_gpu_visible), else all */
     int n_gpus;
     int dry_run;       /* observe only: decide and record, never change a GPU */
     const char *journal_dir; /* where originals are journaled; NULL: chase_journal_default_dir; "": none */

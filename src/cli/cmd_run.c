@@ -12,8 +12,10 @@
 #include "chase/live.h"
 #include "chase/report.h"
 #include "chase/session.h"
+#include "chase/signal.h"
 #include "chase/timeutil.h"
 #include "cli/cli_util.h"
+#include "util/atomic_file.h"
 #include "cli/commands.h"
 
 #define PROG "chase run"
@@ -48,7 +50,8 @@ static void usage(FILE *out)
             "  --period DURATION      control period in real time: 30s, 30m, 1h (default 30m)\n"
             "  --forecaster NAME      CI forecaster (default: chase when built, else persistence); provider: the\n"
             "                         live source's own forecast (Electricity Maps, WattTime, UK CI)\n"
-            "  --gpus LIST            NVML indices of the job's GPUs, e.g. 0,1 (default: all); one limit for all\n"
+            "  --gpus LIST            NVML indices of the job's GPUs, e.g. 0,1 (default: the GPUs\n"
+            "                         CUDA_VISIBLE_DEVICES names, else all); one limit for all\n"
             "  --dry-run              observe only: decide and record, never set a limit\n"
             "  --profile-file FILE    load the job's profile from FILE if it exists, else profile online and save it\n"
             "  --warmup-steps N       steps before online profiling starts (default 10)\n"
@@ -202,16 +205,6 @@ static void on_message(void *arg, chase_session_level_t level, const char *text)
         fprintf(stderr, PROG ": %s\n", text);
 }
 
-static const char *signal_name(int sig)
-{
-    switch (sig) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return NULL;
-    }
-}
-
 static int all_restored(chase_session_t *S)
 {
     chase_gpu_group_t *g = chase_session_gpus(S);
@@ -230,7 +223,7 @@ static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int
     chase_session_record(S, &rec);
     rec.command = o->command;
     rec.exit_status = exit_status;
-    rec.interrupted_by = interrupted ? signal_name(interrupted) : NULL;
+    rec.interrupted_by = interrupted ? chase_signal_abbrev(interrupted) : NULL;
     rec.steps = ps.steps;
     rec.samples = ps.samples;
     rec.messages = (double)ps.messages;
@@ -250,11 +243,17 @@ static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int
     chase_totals_t t;
     chase_ledger_totals(l, &t);
     size_t prof = chase_ledger_count(l, CHASE_PHASE_PROFILE);
-    fprintf(stderr,
+    if (l->n == 0)
+        fprintf(stderr, PROG ": no period was completed under control (policy %s)\n", rec.policy);
+    else
+        fprintf(stderr,
             PROG ": %.1f s, %zu control periods + %zu profiling, %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f %s, "
                  "policy %s%s\n",
             t.time_s, l->n - prof, prof, t.energy_j, t.carbon_g, t.work, t.mean_setting, chase_knob_unit(rec.knob),
             rec.policy, rec.dry_run ? " (observe only)" : "");
+    if (t.unpriced_s > 0)
+        fprintf(stderr, PROG ": no carbon intensity was known for %.0f s of the run: its carbon is not counted\n",
+                t.unpriced_s);
     if (ps.malformed)
         fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps.malformed);
     return status;
@@ -281,12 +280,31 @@ int chase_cmd_run(int argc, char **argv)
     o->s.on_message = on_message;
     o->s.arg = &pr;
     int rc;
+    if (o->report && strcmp(o->report, "-") && (rc = chase_file_check_writable(o->report, &err)) != CHASE_OK) {
+        /* Checked now, so a long job's report is not lost at its end. */
+        status = cli_bad(PROG, "--report %s", err.msg);
+        free(o);
+        return status;
+    }
     /* Before anything that may start a thread (the NVML library, HTTP clients of live signals). */
     if ((rc = chase_live_job_create(NULL, &lj, &err)) != CHASE_OK || (rc = chase_session_open(&o->s, &S, &err))) {
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
-    if ((rc = chase_live_job_spawn(lj, o->command, &err)) != CHASE_OK) {
+    int early = chase_live_job_pending(lj);
+    if (early) {
+        fprintf(stderr, PROG ": interrupted by %s before the command started: nothing was started or changed\n",
+                chase_signal_abbrev(early));
+        status = 128 + early;
+        goto out;
+    }
+    /* The carbon APIs' credentials are chase's, not the training command's. */
+    const char *hide[16];
+    size_t n_hide = 0;
+    for (const char *v; n_hide + 1 < sizeof hide / sizeof hide[0] && (v = chase_signal_secret_env(n_hide));)
+        hide[n_hide++] = v;
+    hide[n_hide] = NULL;
+    if ((rc = chase_live_job_spawn(lj, o->command, hide, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 127;
         goto out;
@@ -295,7 +313,7 @@ int chase_cmd_run(int argc, char **argv)
     int interrupted = chase_live_job_interrupted(lj);
     if (interrupted)
         fprintf(stderr, PROG ": interrupted by %s (forwarded to the command)%s; waiting for the command to exit\n",
-                signal_name(interrupted), all_restored(S) ? ": power limits restored" : "");
+                chase_signal_abbrev(interrupted), all_restored(S) ? ": power limits restored" : "");
     if (rc != CHASE_OK)
         fprintf(stderr, PROG ": control stopped: %s; the command goes on without control\n",
                 err.msg[0] ? err.msg : chase_strerror(rc));

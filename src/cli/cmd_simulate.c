@@ -21,6 +21,8 @@
 #define DEFAULT_START "2023-03-06T00:00:00Z"
 #define MAX_POLICIES 16
 #define HISTORY_S (14 * 86400)
+#define MAX_JOB_YEARS 5
+#define MAX_JOB_S (MAX_JOB_YEARS * 365.25 * 86400)
 
 static void usage(FILE *out)
 {
@@ -91,7 +93,7 @@ static void list_builtins(void)
 typedef struct options {
     const char *trace, *column, *grid, *profile, *workload, *policies, *forecaster, *json, *timeline, *svg;
     const char *start;
-    int lca, gpus;
+    int lca, gpus, quiet_table;
     double epochs, hours, period_s, seed;
     chase_policy_params_t params;
 } options_t;
@@ -241,6 +243,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         fprintf(stderr, PROG ": --column and --lca apply to --trace files\n");
         return 2;
     }
+    /* "-" means that output alone on standard output, so it can be piped (chase simulate --json - | jq). */
+    int dashes = (o->json && !strcmp(o->json, "-")) + (o->timeline && !strcmp(o->timeline, "-")) +
+                 (o->svg && !strcmp(o->svg, "-"));
+    if (dashes > 1)
+        return cli_bad(PROG, "only one of --json, --timeline and --svg can write to standard output ('-')");
+    o->quiet_table = dashes == 1;
     return -1;
 }
 
@@ -298,6 +306,12 @@ int chase_cmd_simulate(int argc, char **argv)
                   : !strcmp(prof->unit, "epoch") ? 90
                   : 72 * 3600 * chase_profile_top_throughput(prof);
     double t_max = work / chase_profile_top_throughput(prof), t_worst = chase_sim_worst_time(prof, work);
+    if (t_max > MAX_JOB_S) {
+        /* A bound that catches typos (--epochs 1e7 would run for an hour and mean nothing). */
+        status = cli_bad(PROG, "a job of %g %s%s takes %.0f years at the top limit: is that a typo? (at most %d years)",
+                         work, prof->unit, work == 1 ? "" : "s", t_max / (365.25 * 86400), MAX_JOB_YEARS);
+        goto out;
+    }
     int64_t start = 0;
     if (o.start && (rc = chase_time_parse(o.start, &start, &err)) != CHASE_OK) {
         status = cli_bad(PROG, "--start: %s", err.msg);
@@ -309,6 +323,8 @@ int chase_cmd_simulate(int argc, char **argv)
             status = cli_fail(PROG, rc, &err);
             goto out;
         }
+        if (trace->note[0])
+            fprintf(stderr, PROG ": note: %s\n", trace->note);
         if (!o.start)
             start = chase_sim_default_start(trace, t_worst);
     } else {
@@ -348,6 +364,9 @@ int chase_cmd_simulate(int argc, char **argv)
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
+    for (size_t i = 0; i < n_res; i++)
+        if (res[i].info.warn)
+            fprintf(stderr, PROG ": warning: policy %s: %s\n", res[i].policy, res[i].info.note);
     chase_comparison_t cmp = {.trace = trace,
                               .profile = prof,
                               .start = (double)start,
@@ -358,14 +377,15 @@ int chase_cmd_simulate(int argc, char **argv)
                               .results = show_max ? res : res + 1,
                               .n = show_max ? n_res : n_res - 1};
 
-    char a[32], note[200];
-    chase_time_format(start, a, sizeof a);
-    printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
-           work == 1 ? "" : "s", t_max / 3600, chase_profile_max_setting(prof), o.gpus, o.gpus > 1 ? "s" : "");
-    printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
-           o.params.budget_pct);
-    snprintf(note, sizeof note, "Budget applies to static, budget and oracle.");
-    print_table(cmp.results, cmp.n, note);
+    if (!o.quiet_table) {
+        char a[32];
+        chase_time_format(start, a, sizeof a);
+        printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
+               work == 1 ? "" : "s", t_max / 3600, chase_profile_max_setting(prof), o.gpus, o.gpus > 1 ? "s" : "");
+        printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
+               o.params.budget_pct);
+        print_table(cmp.results, cmp.n, "Budget applies to static, budget and oracle.");
+    }
     status = write_outputs(&o, &cmp) ? 1 : 0;
 out:
     chase_policy_results_free(res, n_res);

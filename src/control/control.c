@@ -58,7 +58,8 @@ typedef struct loop {
     chase_gpu_group_t *gpus;
     chase_job_t *job;
     chase_ledger_t *ledger;
-    double energy; /* the group's energy counter at the last reading */
+    double energy; /* the group's energy counter at the end of the last row */
+    double work;   /* the job's work done at the end of the last row */
     history_t hist;
     chase_hull_t hull;
     int signal_down; /* the signal has no usable data now (a chain past its max_stale): run the safe policy */
@@ -202,6 +203,9 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     double now = L->job->ops->now(L->job->self);
     if (now > a)
         a = now;
+    /* A row starts where the last one ended (on the wall clock, deciding takes a moment): no gap in the ledger. */
+    if (L->ledger->mark.set && L->ledger->mark.t < a - 1e-6)
+        a = L->ledger->mark.t;
     if (b <= a)
         b = a + cfg->period_s;
     int rc = update_history(L, now, err);
@@ -247,7 +251,7 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     } else if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK) {
         return rc;
     }
-    double work0 = ctx.work_done, seg_start = a, ci_time = 0, pl_time = 0, decided_time = 0;
+    double seg_start = a, ci_time = 0, pl_time = 0, decided_time = 0;
     /* Observed only, the GPUs keep whatever they hold: the row says that, not what the policy decided. */
     double in_force = chase_gpu_group_observe_only(L->gpus) ? chase_gpu_group_in_force(L->gpus) : NAN;
     int stopped = CHASE_OK; /* the job was interrupted: account for the part of the period that ran, then stop */
@@ -279,9 +283,12 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     row.setting = d > 0 ? pl_time / d : isfinite(in_force) ? in_force : set.value[0];
     row.decided = d > 0 ? decided_time / d : set.value[0];
     row.knob = L->profile->knob;
-    row.work = L->job->ops->work_done(L->job->self) - work0;
+    double work = L->job->ops->work_done(L->job->self);
+    row.work = work - L->work;
+    L->work = work;
     if (chase_ledger_append(L->ledger, &row) != CHASE_OK)
         return stopped ? stopped : chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    L->ledger->mark = (chase_ledger_mark_t){1, row.end, L->work, L->energy};
     if (cfg->on_period)
         cfg->on_period(cfg->on_period_arg, &row);
     return stopped;
@@ -302,11 +309,23 @@ int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *
                 .gpus = gpus, .job = job, .ledger = ledger};
     skill_init(&L.skill);
     L.score_ahead = chase_policy_uses_ahead(policy);
-    int rc = chase_gpu_group_energy(gpus, &L.energy, err);
+    /* Go on from where the rows already in the ledger ended (after profiling), or from now. */
+    const chase_ledger_mark_t *m = &ledger->mark;
+    int resume = cfg->resume && m->set;
+    if (!resume)
+        ledger->mark.set = 0;
+    int rc = CHASE_OK;
+    if (resume) {
+        L.energy = m->energy_j;
+        L.work = m->work;
+    } else {
+        L.work = job->ops->work_done(job->self);
+        rc = chase_gpu_group_energy(gpus, &L.energy, err);
+    }
     if (rc == CHASE_OK)
         rc = chase_hull_build(profile, &L.hull, err);
     if (rc == CHASE_OK) {
-        double t0 = job->ops->now(job->self);
+        double t0 = resume ? m->t : job->ops->now(job->self);
         int finished = 0;
         for (size_t k = 0; !finished; k++)
             if ((rc = run_period(&L, k, t0, &finished, err)) != CHASE_OK)

@@ -63,7 +63,7 @@ static int energy_of(run_t *r, double *sum, chase_err_t *err)
 static void price(chase_signal_t *s, double t0, double t1, double *ci, int *stale)
 {
     *stale = 1;
-    *ci = 0;
+    *ci = NAN; /* unknown, not zero: the row's carbon stays unknown */
     if (!s)
         return;
     double v;
@@ -80,9 +80,16 @@ static void price(chase_signal_t *s, double t0, double t1, double *ci, int *stal
 
 static int row_begin(run_t *r, double value, chase_err_t *err)
 {
+    r->row_setting = value;
+    const chase_ledger_mark_t *m = r->o->ledger ? &r->o->ledger->mark : NULL;
+    if (m && m->set) { /* from where the last row ended: nothing done in between is lost */
+        r->row_t0 = m->t;
+        r->row_w0 = m->work;
+        r->row_e0 = m->energy_j;
+        return CHASE_OK;
+    }
     r->row_t0 = now_of(r);
     r->row_w0 = work_of(r);
-    r->row_setting = value;
     return energy_of(r, &r->row_e0, err);
 }
 
@@ -108,8 +115,10 @@ static void row_end(run_t *r)
     row.decided = row.setting;
     row.energy_j = e1 - r->row_e0;
     row.carbon_g = row.energy_j * row.ci / 3.6e6;
-    row.work = work_of(r) - r->row_w0;
-    (void)chase_ledger_append(r->o->ledger, &row);
+    double w1 = work_of(r);
+    row.work = w1 - r->row_w0;
+    if (chase_ledger_append(r->o->ledger, &row) == CHASE_OK)
+        r->o->ledger->mark = (chase_ledger_mark_t){1, row.end, w1, e1};
 }
 
 /* Lets the job run until it has done target units of work. The wait per call follows the observed rate so that it

@@ -16,6 +16,8 @@
 #include "chase/profiling.h"
 #include "chase/signal.h"
 
+#define MAX_VISIBLE 1024
+
 struct chase_session {
     chase_session_opts_t o;
     char *signal_spec, *policy_requested, *forecaster_name, *profile_file;
@@ -31,7 +33,10 @@ struct chase_session {
     char policy_used[64];
     const char *profile_source;
     char error[600];
+    char signal_shown[1024]; /* the spec with its secrets blanked */
+    int described; /* the policy said what it works with */
     char journal_dir[1024];
+    int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
 };
 
 void chase_session_opts_init(chase_session_opts_t *o)
@@ -70,6 +75,15 @@ static void on_loop_period(void *arg, const chase_period_t *row)
     chase_session_t *s = arg;
     if (s->o.on_period)
         s->o.on_period(s->o.arg, row);
+    if (row->phase == CHASE_PHASE_CONTROL && !s->described) {
+        /* After the first decision the policy knows what it works with (chase: its MaxCI): say it once. */
+        s->described = 1;
+        chase_policy_info_t info;
+        chase_policy_describe(s->policy, &info);
+        if (info.note[0])
+            say(s, info.warn ? CHASE_SESSION_WARNING : CHASE_SESSION_NOTE, "policy %s: %s", s->policy_used,
+                info.note);
+    }
 }
 
 static double wall_now(void)
@@ -154,9 +168,23 @@ static int open_gpus(chase_session_t *s, chase_err_t *err)
         snprintf(s->journal_dir, sizeof s->journal_dir, "%s", s->o.journal_dir);
     else if ((rc = chase_journal_default_dir(s->journal_dir, sizeof s->journal_dir, err)) != CHASE_OK)
         return rc;
+    const int *gpus = s->o.gpus;
+    int n_gpus = s->o.n_gpus;
+    if (!gpus) {
+        const char *source;
+        if ((rc = chase_gpu_visible(s->gpu, s->visible, MAX_VISIBLE, &n_gpus, &source, err)) != CHASE_OK)
+            return rc;
+        if (n_gpus >= 0) {
+            gpus = s->visible;
+            char list[256] = "";
+            for (int i = 0; i < n_gpus && strlen(list) < sizeof list - 16; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", s->visible[i]);
+            say(s, CHASE_SESSION_NOTE, "the job's GPUs, from %s: %s", source, list);
+        }
+    }
     chase_gpu_group_opts_t go = {
-        .gpus = s->o.gpus,
-        .n_gpus = s->o.n_gpus,
+        .gpus = gpus,
+        .n_gpus = n_gpus,
         .knob = CHASE_KNOB_POWER_LIMIT,
         .observe_only = s->o.dry_run,
         .journal_dir = s->journal_dir[0] ? s->journal_dir : NULL,
@@ -215,11 +243,14 @@ int chase_session_open(const chase_session_opts_t *o, chase_session_t **out, cha
                            s->policy_requested);
         goto fail;
     }
-    chase_signal_open_opts_t so = {o->cache_path, wall_now()};
+    /* The spec as messages and reports show it: a token= in it must never reach either. */
+    (void)chase_signal_spec_redact(s->signal_spec, s->signal_shown, sizeof s->signal_shown);
+    chase_signal_open_opts_t so = {
+        .cache_path = o->cache_path, .now = wall_now(), .on_warning = on_group_warning, .on_warning_arg = s};
     chase_err_t e;
     chase_err_clear(&e);
     if ((rc = chase_signal_open(s->signal_spec, &so, &s->signal, &e)) != CHASE_OK) {
-        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_spec, e.msg);
+        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_shown, e.msg);
         goto fail;
     }
     if ((rc = open_forecaster(s, err)) != CHASE_OK || (rc = open_gpus(s, err)) != CHASE_OK ||
@@ -336,7 +367,9 @@ static int profile_online(chase_session_t *s, chase_job_t *job, int *finished, c
         }
         return CHASE_OK;
     }
-    if (rc != CHASE_ETIMEOUT && rc != CHASE_EPERM)
+    /* No permission at all (the group went observe-only before changing anything) falls back; a GPU that refused
+     * after another accepted is a failure of the run. */
+    if (rc != CHASE_ETIMEOUT && !(rc == CHASE_EPERM && chase_gpu_group_observe_only(s->group)))
         return rc;
     say(s, CHASE_SESSION_WARNING, "%s", err->msg);
     say(s, CHASE_SESSION_WARNING, "%s: running at the GPUs' top limit (policy max) and measuring energy only",
@@ -366,6 +399,7 @@ int chase_session_run(chase_session_t *s, chase_job_t *job, chase_err_t *err)
         chase_control_config_init(&cfg);
         cfg.period_s = s->o.period_s;
         cfg.budget_pct = s->o.budget_pct;
+        cfg.resume = 1;
         if (!strcmp(s->profile->unit, "step"))
             cfg.work_total = s->o.total_steps;
         else if (isfinite(s->o.total_steps))
@@ -405,9 +439,10 @@ void chase_session_record(chase_session_t *s, chase_run_record_t *out)
         chase_gpu_group_member_range(s->group, i, &g->min, &g->max);
         g->restored = chase_gpu_group_restored(s->group, i);
     }
-    out->signal = s->signal_spec;
+    out->signal = s->signal_shown;
     out->policy = s->policy_used;
     out->policy_requested = s->policy_requested;
+    chase_policy_describe(s->policy, &out->policy_info);
     out->period_s = s->o.period_s;
     out->budget_pct = s->o.budget_pct;
     out->total_steps = s->o.total_steps;

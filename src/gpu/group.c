@@ -19,6 +19,7 @@ typedef struct member {
     double original, lo, hi;
     double value;   /* what the group last set (NAN: never set, the original is in force) */
     int changed;    /* the GPU may hold a setting other than its original */
+    int left_changed; /* a dead run left it changed and this group may not put it back (observed only) */
     int journaled;  /* its original is in the journal */
     char key[128];  /* journal key */
 } member_t;
@@ -31,7 +32,6 @@ struct chase_gpu_group {
     double *energy0;
     double lo, hi;
     int observe_only;
-    int denied; /* observe-only because the backend refused */
     char journal_dir[1024];
     void (*on_warning)(void *arg, const char *msg);
     void *warning_arg;
@@ -97,7 +97,7 @@ static int settle_journal(chase_gpu_group_t *g, member_t *m, chase_err_t *err)
     /* It cannot be put back from here (observe-only, no permission): at least do not take the lowered value as the
      * GPU's own. */
     m->original = e.original.value;
-    m->changed = 1;
+    m->left_changed = 1;
     warn(g, "%s: a chase run (pid %d) died leaving it changed; its setting before that run was %g %s (run `chase "
             "restore` with the right to set limits)",
          label(m, lb, sizeof lb), (int)e.pid, e.original.value, chase_knob_unit(g->knob));
@@ -244,7 +244,7 @@ int chase_gpu_group_index(const chase_gpu_group_t *g, int i) { return g->m[i].in
 const chase_gpu_info_t *chase_gpu_group_info(const chase_gpu_group_t *g, int i) { return &g->m[i].info; }
 double chase_gpu_group_original(const chase_gpu_group_t *g, int i) { return g->m[i].original; }
 int chase_gpu_group_observe_only(const chase_gpu_group_t *g) { return g->observe_only; }
-int chase_gpu_group_restored(const chase_gpu_group_t *g, int i) { return !g->m[i].changed; }
+int chase_gpu_group_restored(const chase_gpu_group_t *g, int i) { return !g->m[i].changed && !g->m[i].left_changed; }
 
 void chase_gpu_group_member_range(const chase_gpu_group_t *g, int i, double *lo, double *hi)
 {
@@ -306,7 +306,7 @@ int chase_gpu_group_apply(chase_gpu_group_t *g, double value, chase_err_t *err)
             m->journaled = 0;
         }
         if (rc == CHASE_EPERM && !any_changed) {
-            g->observe_only = g->denied = 1;
+            g->observe_only = 1;
             warn(g, "no permission to set GPU %ss (%s): continuing in observe-only mode (run as root, or use the "
                     "node agent chased, to apply decisions)",
                  chase_knob_name(g->knob), e.msg);

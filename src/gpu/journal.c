@@ -215,3 +215,60 @@ int chase_journal_list(const char *dir, chase_journal_entry_t *out, size_t cap, 
     closedir(d);
     return CHASE_OK;
 }
+
+/* The backend index of the GPU whose journal key is key, or -1. */
+static int find_gpu(chase_gpu_t *gpu, const char *key)
+{
+    int total = 0;
+    if (chase_gpu_count(gpu, &total, NULL) != CHASE_OK)
+        return -1;
+    for (int i = 0; i < total; i++) {
+        chase_gpu_info_t info;
+        char k[128];
+        if (chase_gpu_info(gpu, i, &info, NULL) != CHASE_OK)
+            continue;
+        chase_journal_key(gpu, &info, k, sizeof k);
+        if (!strcmp(k, key))
+            return i;
+    }
+    return -1;
+}
+
+int chase_journal_restore(chase_gpu_t *gpu, const char *dir, int dry_run, chase_journal_result_t *out, size_t cap,
+                          size_t *n, chase_err_t *err)
+{
+    chase_journal_entry_t *entries = calloc(cap ? cap : 1, sizeof *entries);
+    if (!entries)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    int rc = chase_journal_list(dir, entries, cap, n, err);
+    for (size_t i = 0; rc == CHASE_OK && i < *n; i++) {
+        chase_journal_result_t *r = &out[i];
+        memset(r, 0, sizeof *r);
+        r->entry = entries[i];
+        r->gpu = find_gpu(gpu, entries[i].key);
+        const char *unit = chase_knob_unit(entries[i].original.knob);
+        if (chase_journal_owner_alive(&entries[i])) {
+            r->outcome = CHASE_JOURNAL_OWNER_ALIVE;
+            snprintf(r->message, sizeof r->message, "pid %d still runs and drives it: left alone", (int)entries[i].pid);
+        } else if (r->gpu < 0) {
+            r->outcome = CHASE_JOURNAL_NO_GPU;
+            snprintf(r->message, sizeof r->message, "no GPU here is %s (the entry stays)", entries[i].key);
+        } else if (dry_run) {
+            r->outcome = CHASE_JOURNAL_LISTED;
+            snprintf(r->message, sizeof r->message, "would be put back to %g %s", entries[i].original.value, unit);
+        } else {
+            chase_err_t e;
+            chase_err_clear(&e);
+            if (chase_gpu_set_setting(gpu, r->gpu, &entries[i].original, &e) == CHASE_OK) {
+                r->outcome = CHASE_JOURNAL_RESTORED;
+                snprintf(r->message, sizeof r->message, "put back to %g %s", entries[i].original.value, unit);
+                (void)chase_journal_remove(dir, entries[i].key, NULL);
+            } else {
+                r->outcome = CHASE_JOURNAL_FAILED;
+                snprintf(r->message, sizeof r->message, "%.250s", e.msg);
+            }
+        }
+    }
+    free(entries);
+    return rc;
+}
