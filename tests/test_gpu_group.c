@@ -73,7 +73,8 @@ static int b_energy(void *self, int i, double *j, chase_err_t *err)
     return CHASE_OK;
 }
 
-static const chase_gpu_ops_t bench_ops = {"bench", b_count, b_info, b_get, b_set, b_energy, NULL};
+static const chase_gpu_ops_t bench_ops = {.name = "bench", .count = b_count, .info = b_info, .get_setting = b_get,
+                                          .set_setting = b_set, .energy = b_energy};
 
 static void bench_init(bench_t *b)
 {

@@ -142,7 +142,7 @@ static int claim(chase_gpu_group_t *g, chase_err_t *err)
     int rc = chase_gpu_claim(g->gpu, idx, g->n, &e);
     free(idx);
     if (rc == CHASE_EPERM) {
-        g->observe_only = g->denied = 1;
+        g->observe_only = 1;
         warn(g, "no permission to set GPU %ss (%s): continuing in observe-only mode", chase_knob_name(g->knob),
              e.msg);
         return CHASE_OK;
