@@ -2,9 +2,9 @@
  * any local user) must either refuse with a message or return a request that obeys the protocol's limits and that
  * encodes back to itself; the reply decoder and the GPU reader (what a client reads) must never crash.
  *
- * Built with the other targets by fuzz/run.sh's recipe (clang -fsanitize=fuzzer,address,undefined) from
- * src/gpu/agent_proto.c src/util/error.c src/util/setting.c and -lcjson; the seeds are fuzz/seeds/agent_msg, and
- * tests/agent replays them with deterministic mutations in every ctest run. */
+ * Built like every fuzz/fuzz_*.c (fuzz/CMakeLists.txt: seed replay in ctest, libFuzzer with fuzz/run.sh); its seeds
+ * are fuzz/seeds/agent_msg. tests/agent also runs it on 200000 deterministic mutations of the seeds in every ctest
+ * run (tests/agent/fuzz_replay.c), since a request line is what any local user can send to a root daemon. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
