@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages chase needs to build and test, skipping those already present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcjson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libsvm-dev
-      python3 python3-torch clang libclang-rt-14-dev)
+      python3 python3-torch clang libclang-rt-14-dev help2man man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
