@@ -55,6 +55,7 @@ static void test_matches_simulate(void)
                    res[0].totals.carbon_g * tol / 100);
         /* The run is measured: its totals are the ledger's, untouched. */
         CHECK(sv.run.carbon_g == res[i].totals.carbon_g && sv.run.time_s == res[i].totals.time_s);
+        CHECK(sv.profiling_pp == 0); /* a simulation does not profile */
         CHECK_NEAR(sv.time_fit, 1, 1e-4);
         CHECK_NEAR(sv.power_fit, 1, 1e-4);
     }
@@ -130,6 +131,36 @@ static void test_idle_start_is_not_slowdown(void)
     chase_ledger_free(&l);
 }
 
+/* What profiling cost: its periods at the top limit against the same steps at the fixed limit, at the same CI. */
+static void test_profiling_cost(void)
+{
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    double x300 = prof->pts[4].throughput, x200 = prof->pts[2].throughput;
+    chase_period_t a = {.start = 1e9,
+                        .end = 1e9 + 600,
+                        .ci = 400,
+                        .setting = 300,
+                        .energy_j = 230 * 600.0,
+                        .phase = CHASE_PHASE_PROFILE};
+    a.work = 600 * x300;
+    a.carbon_g = a.energy_j * a.ci / 3.6e6;
+    chase_period_t b = {.start = a.end, .end = a.end + 36000, .ci = 200, .setting = 200, .energy_j = 175 * 36000.0};
+    b.work = 36000 * x200;
+    b.carbon_g = b.energy_j * b.ci / 3.6e6;
+    chase_ledger_append(&l, &a);
+    chase_ledger_append(&l, &b);
+    chase_savings_t sv;
+    chase_err_t err;
+    CHECK(chase_savings_estimate(prof, &l, 1, &sv, &err) == CHASE_OK);
+    double xf, pf;
+    CHECK(chase_profile_at(prof, sv.fixed.setting, &xf, &pf) == CHASE_OK);
+    double e_fixed = a.work * pf / xf; /* the profiling period's steps at the fixed limit */
+    CHECK_NEAR(sv.profiling_pp, -100 * (a.energy_j - e_fixed) * 400 / 3.6e6 / sv.max.carbon_g, 1e-9);
+    CHECK(sv.profiling_pp < 0);
+    chase_ledger_free(&l);
+}
+
 static void test_says_why_not(void)
 {
     chase_ledger_t l;
@@ -182,7 +213,8 @@ static void test_ci_held_past_end(void)
     CHECK(chase_savings_estimate(noisy, &l, 1, &sv, &err) == CHASE_OK);
     CHECK_NEAR(sv.slowdown_pct, 100 * (1 / 1.05 - 1), 1e-9);
     CHECK_NEAR(sv.ci_held_s, 0.05 * 3600, 1e-6);
-    CHECK(strstr(sv.note, "180 s past the run's end") != NULL);
+    CHECK(strstr(sv.note, "the profile measures 200 W 5 % faster than the top limit (noise in its measurement)") &&
+          strstr(sv.note, "; a counterfactual ran 180 s past the run's end"));
     /* Held at the last CI: max's carbon is its energy at 100 g/kWh. */
     CHECK_NEAR(sv.max.carbon_g, sv.max.energy_j * 100 / 3.6e6, 1e-9);
     /* No budget to spend: static stays at a setting no slower than the top, so its efficiency part is its own. */
@@ -236,6 +268,7 @@ int main(void)
     RUN(test_matches_simulate);
     RUN(test_anchored_to_measurements);
     RUN(test_idle_start_is_not_slowdown);
+    RUN(test_profiling_cost);
     RUN(test_says_why_not);
     RUN(test_ci_held_past_end);
     RUN(test_status);

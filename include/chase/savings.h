@@ -37,6 +37,8 @@ typedef struct chase_savings {
     double carbon_saving_pct, energy_saving_pct; /* against max */
     double carbon_saved_g, energy_saved_j;       /* max minus the run */
     double efficiency_pp, timing_pp;             /* carbon_saving_pct = efficiency_pp + timing_pp */
+    double profiling_pp;        /* of timing_pp, what online profiling cost: its periods against the same work at the
+                                   fixed setting at the same CI (negative: a cost); 0 without profiling */
     double time_fit, power_fit; /* measured / what the profile predicts for the settings the run held (1: exact) */
     double ci_held_s;           /* how long a counterfactual ran past the run's last period (priced at its CI) */
 } chase_savings_t;

@@ -252,9 +252,12 @@ static void print_run(const char *path, const chase_run_record_t *r)
            "  from following the grid.\n",
            t.work, r->policy);
     if (isfinite(sv.time_fit) && isfinite(sv.power_fit))
-        printf("The profile explains this run's time to %.0f %% and its power to %.0f %% (fits %.3f and %.3f; 1 is "
-               "exact).\n",
+        printf("The profile explains this run's time within %.1f %% and its power within %.1f %% (fits %.3f and "
+               "%.3f; 1 is exact).\n",
                100 * fabs(sv.time_fit - 1), 100 * fabs(sv.power_fit - 1), sv.time_fit, sv.power_fit);
+    if (isfinite(sv.profiling_pp) && fabs(sv.profiling_pp) >= 0.005)
+        printf("Online profiling cost %.2f pp of the saving; the timing part includes it (%.2f pp without it).\n",
+               -sv.profiling_pp, sv.timing_pp - sv.profiling_pp);
     if (sv.note[0])
         printf("Note: %s.\n", sv.note);
 }

@@ -187,11 +187,11 @@ static void print_row(const char *what, const chase_period_t *r, const chase_run
 typedef struct printer {
     int quiet;
     size_t profile_rows;
-    chase_session_t *S;      /* set once the session is open */
+    chase_session_t *S; /* set once the session is open */
     chase_live_job_t *lj;
-    const char *metrics;     /* --metrics-file */
+    const char *metrics; /* --metrics-file */
     char run_label[256];
-    int metrics_failed;      /* said once */
+    int metrics_failed; /* said once */
 } printer_t;
 
 /* The record as it stands, with the job's progress counts (the session leaves those to the front end). */
@@ -226,6 +226,11 @@ static void on_period(void *arg, const chase_period_t *row)
     chase_run_record_t rec;
     chase_run_status_t st;
     record_now(p, &rec);
+    /* Profiling's rows are told all at once when it ends: each is shown as the run stood at its own end. */
+    chase_ledger_t upto = *rec.ledger;
+    while (upto.n > 1 && upto.rows[upto.n - 1].end > row->end)
+        upto.n--;
+    rec.ledger = &upto;
     chase_run_status(&rec, &st);
     if (!p->quiet)
         print_row(what, row, &st, rec.budget_pct);
@@ -327,8 +332,10 @@ int chase_cmd_run(int argc, char **argv)
         return status;
     }
     if (o->metrics && (!strcmp(o->metrics, "-") || chase_file_check_writable(o->metrics, &err) != CHASE_OK)) {
-        status = cli_bad(PROG, "--metrics-file %s", !strcmp(o->metrics, "-") ? "needs a file (the textfile "
-                                                        "collector reads files), not standard output" : err.msg);
+        const char *why = !strcmp(o->metrics, "-") ? "needs a file (the textfile collector reads files), not standard "
+                                                     "output"
+                                                   : err.msg;
+        status = cli_bad(PROG, "--metrics-file %s", why);
         free(o);
         return status;
     }

@@ -3,6 +3,7 @@
 #include "chase/savings.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,6 +100,20 @@ static void finish_case(const chase_ledger_t *l, double setting, scaled_t s, cha
     c->carbon_g = s.time_s > 0 ? s.energy_j / s.time_s * ci_integral(l, s.time_s, held) / 3.6e6 : NAN;
 }
 
+/* Adds a caveat to out->note ("; " between two). */
+static void add_note(chase_savings_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(chase_savings_t *out, const char *fmt, ...)
+{
+    size_t len = strlen(out->note);
+    if (len && len + 2 < sizeof out->note)
+        len += (size_t)snprintf(out->note + len, sizeof out->note - len, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    if (len < sizeof out->note)
+        vsnprintf(out->note + len, sizeof out->note - len, fmt, ap);
+    va_end(ap);
+}
+
 static void set_nan(chase_savings_case_t *c)
 {
     c->setting = c->time_s = c->energy_j = c->carbon_g = NAN;
@@ -111,7 +126,7 @@ int chase_savings_estimate(const chase_profile_t *profile, const chase_ledger_t 
     set_nan(&out->max);
     set_nan(&out->fixed);
     out->slowdown_pct = out->carbon_saving_pct = out->energy_saving_pct = NAN;
-    out->carbon_saved_g = out->energy_saved_j = out->efficiency_pp = out->timing_pp = NAN;
+    out->carbon_saved_g = out->energy_saved_j = out->efficiency_pp = out->timing_pp = out->profiling_pp = NAN;
     out->time_fit = out->power_fit = out->ci_held_s = NAN;
     if (ledger)
         chase_ledger_totals(ledger, &out->run);
@@ -171,33 +186,46 @@ int chase_savings_estimate(const chase_profile_t *profile, const chase_ledger_t 
         return rc;
     }
     scaled_t at_fixed = {0, 0};
+    double profiling_g = 0; /* profiling periods' carbon beyond the same work at the fixed setting and CI */
     for (size_t i = 0; i < ledger->n; i++) {
         const chase_period_t *r = &ledger->rows[i];
         rate_t q;
         double d = r->end - r->start;
         if (d > 0 && rate_at(profile, r->setting, &q) == CHASE_OK) {
+            double e_fixed = r->energy_j * (f.p_w / f.x) / (q.p_w / q.x);
             at_fixed.time_s += d * q.x / f.x;
-            at_fixed.energy_j += r->energy_j * (f.p_w / f.x) / (q.p_w / q.x);
+            at_fixed.energy_j += e_fixed;
+            if (r->phase == CHASE_PHASE_PROFILE && isfinite(r->ci))
+                profiling_g += (r->energy_j - e_fixed) * r->ci / 3.6e6;
         }
     }
     finish_case(ledger, fixed_setting, at_fixed, &out->fixed, &held_fixed);
     out->ci_held_s = fmax(held_max, held_fixed);
 
+    /* A higher limit never makes a GPU slower; a profile that says so measured noise, and the baseline inherits it. */
+    const chase_profile_point_t *fastest = &profile->pts[0];
+    for (size_t i = 1; i < profile->n; i++)
+        if (profile->pts[i].throughput > fastest->throughput)
+            fastest = &profile->pts[i];
+    if (fastest->throughput > 1.02 * top.x)
+        add_note(out,
+                 "the profile measures %g %s %.0f %% faster than the top limit (noise in its measurement), "
+                 "which the estimate inherits",
+                 fastest->setting, chase_knob_unit(profile->knob), 100 * (fastest->throughput / top.x - 1));
     out->energy_saving_pct = 100 * (1 - out->run.energy_j / out->max.energy_j);
     out->energy_saved_j = out->max.energy_j - out->run.energy_j;
     if (out->run.unpriced_s > 0 || !isfinite(out->max.carbon_g) || !isfinite(out->fixed.carbon_g)) {
         out->max.carbon_g = out->fixed.carbon_g = NAN;
-        snprintf(out->note, sizeof out->note, "no carbon estimate: the CI was unknown for %.0f s of the run",
-                 out->run.unpriced_s);
+        add_note(out, "no carbon estimate: the CI was unknown for %.0f s of the run", out->run.unpriced_s);
         return CHASE_OK;
     }
     out->carbon_saving_pct = 100 * (1 - out->run.carbon_g / out->max.carbon_g);
     out->carbon_saved_g = out->max.carbon_g - out->run.carbon_g;
     out->efficiency_pp = 100 * (1 - out->fixed.carbon_g / out->max.carbon_g);
     out->timing_pp = out->carbon_saving_pct - out->efficiency_pp;
+    out->profiling_pp = -100 * profiling_g / out->max.carbon_g;
     if (out->ci_held_s > 0.01 * out->run.time_s)
-        snprintf(out->note, sizeof out->note,
-                 "a counterfactual ran %.0f s past the run's end; the last period's CI was assumed there",
+        add_note(out, "a counterfactual ran %.0f s past the run's end; the last period's CI was assumed there",
                  out->ci_held_s);
     return CHASE_OK;
 }

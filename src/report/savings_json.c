@@ -27,6 +27,7 @@ void report_json_savings(cJSON *root, const chase_run_record_t *r)
     report_json_number(o, "energy_saving_pct", sv.energy_saving_pct);
     report_json_number(o, "efficiency_part_pct", sv.efficiency_pp);
     report_json_number(o, "timing_part_pct", sv.timing_pp);
+    report_json_number(o, "profiling_part_pct", sv.profiling_pp);
     report_json_number(o, "carbon_saved_g", sv.carbon_saved_g);
     report_json_number(o, "energy_saved_j", sv.energy_saved_j);
     add_case(o, "max", r->knob, &sv.max);
