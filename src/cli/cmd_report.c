@@ -258,8 +258,13 @@ static void print_run(const char *path, const chase_run_record_t *r)
     if (isfinite(sv.profiling_pp) && fabs(sv.profiling_pp) >= 0.005)
         printf("Online profiling cost %.2f pp of the saving; the timing part includes it (%.2f pp without it).\n",
                -sv.profiling_pp, sv.timing_pp - sv.profiling_pp);
-    if (sv.note[0])
-        printf("Note: %s.\n", sv.note);
+    /* One line per caveat: they are "; "-separated sentences. */
+    for (const char *n = sv.note; *n;) {
+        const char *end = strstr(n, "; ");
+        int len = end ? (int)(end - n) : (int)strlen(n);
+        printf("Note: %.*s.\n", len, n);
+        n += len + (end ? 2 : 0);
+    }
 }
 
 static int write_svg(const opts_t *o, const chase_run_record_t *r, chase_err_t *err)

@@ -37,5 +37,9 @@ void run_output_savings(FILE *out, const chase_savings_t *sv)
                 shown(sv->timing_pp, 0.05));
     else
         fprintf(out, "; estimated energy saving %.1f %% (no carbon estimate)", shown(sv->energy_saving_pct, 0.05));
-    fprintf(out, " for %.1f %% more time than at the top limit", shown(sv->slowdown_pct, 0.05));
+    /* A noisy profile can make the top limit look slower than the limits the run held. */
+    if (shown(sv->slowdown_pct, 0.05) >= 0)
+        fprintf(out, " for %.1f %% more time than at the top limit", shown(sv->slowdown_pct, 0.05));
+    else
+        fprintf(out, " in %.1f %% less time than at the top limit", -sv->slowdown_pct);
 }

@@ -11,7 +11,7 @@
 void run_output_status(FILE *out, const chase_run_status_t *st, double budget_pct);
 
 /* "; estimated saving 0.431 gCO2eq (28.7 %: efficiency 27.9 pp + timing 0.8 pp) for 3.1 % more time than at the
- * top limit", or nothing when there is no estimate. */
+ * top limit" ("in 2.0 % less time" when the profile says the top limit is slower), or nothing without an estimate. */
 void run_output_savings(FILE *out, const chase_savings_t *sv);
 
 #endif

@@ -225,7 +225,7 @@ int chase_savings_estimate(const chase_profile_t *profile, const chase_ledger_t 
     out->timing_pp = out->carbon_saving_pct - out->efficiency_pp;
     out->profiling_pp = -100 * profiling_g / out->max.carbon_g;
     if (out->ci_held_s > 0.01 * out->run.time_s)
-        add_note(out, "a counterfactual ran %.0f s past the run's end; the last period's CI was assumed there",
+        add_note(out, "a counterfactual ran %.0f s past the run's end, priced there at the last period's CI",
                  out->ci_held_s);
     return CHASE_OK;
 }
