@@ -175,6 +175,9 @@ static void test_says_why_not(void)
     CHECK(chase_savings_estimate(prof, &l, 1, &sv, &err) == CHASE_ENODATA);
     CHECK(strstr(sv.reason, "350 W, outside the profile") != NULL);
     CHECK(sv.run.energy_j == 1e4 && sv.run.work == 3); /* the measured part stays */
+    l.rows[0].setting = NAN; /* observed only, and the GPUs could not read back their limit */
+    CHECK(chase_savings_estimate(prof, &l, 1, &sv, &err) == CHASE_ENODATA);
+    CHECK(strstr(sv.reason, "period 1 has no known setting") && !strstr(sv.reason, "nan"));
     CHECK(chase_savings_estimate(NULL, &l, 1, &sv, &err) == CHASE_ENODATA && strstr(sv.reason, "no profile"));
     /* A period without a CI: time and energy are estimated, carbon is not. */
     l.rows[0].setting = 250;

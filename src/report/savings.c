@@ -152,6 +152,9 @@ int chase_savings_estimate(const chase_profile_t *profile, const chase_ledger_t 
         if (!(d >= 0) || !isfinite(r->energy_j) || !(r->work >= 0)) {
             snprintf(buf, sizeof buf, "period %zu has no valid time, energy or steps", i + 1);
             why = buf;
+        } else if (d > 0 && !isfinite(r->setting)) {
+            snprintf(buf, sizeof buf, "period %zu has no known setting (the GPUs could not say)", i + 1);
+            why = buf;
         } else if (d > 0 && rate_at(profile, r->setting, &q) != CHASE_OK) {
             snprintf(buf, sizeof buf, "period %zu ran at %g %s, outside the profile's %g..%g", i + 1, r->setting,
                      chase_knob_unit(profile->knob), chase_profile_min_setting(profile),
