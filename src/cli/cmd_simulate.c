@@ -323,6 +323,8 @@ int chase_cmd_simulate(int argc, char **argv)
             status = cli_fail(PROG, rc, &err);
             goto out;
         }
+        if (trace->note[0])
+            fprintf(stderr, PROG ": note: %s\n", trace->note);
         if (!o.start)
             start = chase_sim_default_start(trace, t_worst);
     } else {

@@ -33,6 +33,7 @@ struct chase_session {
     char policy_used[64];
     const char *profile_source;
     char error[600];
+    char signal_shown[1024]; /* the spec with its secrets blanked */
     int described; /* the policy said what it works with */
     char journal_dir[1024];
     int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
@@ -241,11 +242,14 @@ int chase_session_open(const chase_session_opts_t *o, chase_session_t **out, cha
                            s->policy_requested);
         goto fail;
     }
-    chase_signal_open_opts_t so = {o->cache_path, wall_now()};
+    /* The spec as messages and reports show it: a token= in it must never reach either. */
+    (void)chase_signal_spec_redact(s->signal_spec, s->signal_shown, sizeof s->signal_shown);
+    chase_signal_open_opts_t so = {
+        .cache_path = o->cache_path, .now = wall_now(), .on_warning = on_group_warning, .on_warning_arg = s};
     chase_err_t e;
     chase_err_clear(&e);
     if ((rc = chase_signal_open(s->signal_spec, &so, &s->signal, &e)) != CHASE_OK) {
-        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_spec, e.msg);
+        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_shown, e.msg);
         goto fail;
     }
     if ((rc = open_forecaster(s, err)) != CHASE_OK || (rc = open_gpus(s, err)) != CHASE_OK ||
@@ -434,7 +438,7 @@ void chase_session_record(chase_session_t *s, chase_run_record_t *out)
         chase_gpu_group_member_range(s->group, i, &g->min, &g->max);
         g->restored = chase_gpu_group_restored(s->group, i);
     }
-    out->signal = s->signal_spec;
+    out->signal = s->signal_shown;
     out->policy = s->policy_used;
     out->policy_requested = s->policy_requested;
     chase_policy_describe(s->policy, &out->policy_info);

@@ -85,12 +85,7 @@ def case_budget():
     """Policy budget on a saved profile (no profiling): lower limits in high-CI periods, limits restored."""
     need_torch()
     w = World()
-    prof = os.path.join(w.tmp, "profile.json")
-    # The fake job's own shape (see train_fake_gpu.py): throughput (min(pl,235)/235)^0.4, power min(pl,235).
-    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
-           for pl in (100, 150, 200, 250, 300)]
-    with open(prof, "w") as f:
-        json.dump({"name": "fake-cnn", "gpu": "fake", "unit": "step", "points": pts}, f)
+    prof = fake_profile(w)
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "budget", "--budget", "10", "--period", "1s",
                                 "--profile-file", prof] + w.forecast, train_cmd("--steps", "300"))
     check(rc == 0, "exit status %d" % rc)
@@ -192,11 +187,7 @@ def case_noprogress():
 def case_dryrun():
     """--dry-run decides and records but never sets a limit (the way chase runs on a machine it must not change)."""
     w = World()
-    prof = os.path.join(w.tmp, "profile.json")
-    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
-           for pl in (100, 150, 200, 250, 300)]
-    with open(prof, "w") as f:
-        json.dump({"name": "fake-cnn", "gpu": "fake", "unit": "step", "points": pts}, f)
+    prof = fake_profile(w)
     before = w.gpus()
     # A plain Python loop (no torch needed) with the chase package.
     code = ("import sys,time; sys.path.insert(0, %r); import chase\n"

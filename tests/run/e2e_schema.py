@@ -46,21 +46,12 @@ def type_ok(value, kinds):
                for k in kinds if k != "null")
 
 
-def saved_profile(w):
-    prof = os.path.join(w.tmp, "profile.json")
-    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
-           for pl in (100, 150, 200, 250, 300)]
-    with open(prof, "w") as f:
-        json.dump({"name": "fake", "gpu": "fake", "unit": "step", "points": pts}, f)
-    return prof
-
-
 def case_fields():
     """Every documented field is in a real report with its type, and every field of the report is documented."""
     doc = documented_fields()
     w = World()
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--period", "1s", "--total-steps", "200",
-                                "--profile-file", saved_profile(w)] + w.forecast, plain_job(200, 0.01))
+                                "--profile-file", fake_profile(w)] + w.forecast, plain_job(200, 0.01))
     check(rc == 0, "exit status %d" % rc)
     seen = {}
     items = []
