@@ -48,7 +48,7 @@ static void make_record(chase_run_record_t *r)
     }
     memset(r, 0, sizeof *r);
     r->command = command;
-    r->signal = "trace:ci \"x\".csv,speed=60\nnext";
+    r->signal = "trace:ci \"x\".csv,speed=60\nnext\xff";
     r->policy = r->policy_requested = "budget";
     r->period_s = 60;
     r->budget_pct = 5;
@@ -271,7 +271,7 @@ static void test_metrics(void)
     chase_err_t err;
     CHECK(chase_metrics_format(&m, &text, &err) == CHASE_OK);
     CHECK(strstr(text, "chase_info{run=\"job \\\"7\\\"\",policy=\"budget\",policy_requested=\"budget\","
-                       "signal=\"trace:ci \\\"x\\\".csv,speed=60\\nnext\",") != NULL);
+                       "signal=\"trace:ci \\\"x\\\".csv,speed=60\\\\x0anext\\\\xff\",") != NULL);
     CHECK(strstr(text, "chase_gpu_power_limit_watts{run=\"job \\\"7\\\"\",gpu=\"3\"} 200\n") != NULL);
     CHECK(strstr(text, "chase_running{run=\"job \\\"7\\\"\"} 1\n") != NULL);
     CHECK(strstr(text, "chase_periods_total{run=\"job \\\"7\\\"\",phase=\"control\"} 10\n") != NULL);

@@ -10,6 +10,7 @@
 #include "chase/timeutil.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "util/escape.h"
 
 #define PROG "chase report"
 
@@ -159,50 +160,60 @@ static void print_table(const row_t *rows, size_t n, const char *knob_unit)
     }
 }
 
-/* One word of the command as a shell would need it: quoted when it holds anything but plain characters, with
- * line breaks and other control characters shown as \n and ? so that the header stays one line. */
+/* One word of the command as a shell would need it: quoted when it holds anything but plain characters; what a
+ * terminal could act on (a line break too) is shown escaped, so the header stays one line of text. */
 static void put_arg(const char *a)
 {
-    int plain = *a != '\0';
-    for (const char *c = a; *c; c++)
+    char e[1024];
+    chase_escape(a, e, sizeof e);
+    int plain = *e != '\0';
+    for (const char *c = e; *c; c++)
         plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                  strchr("_./:=,+-@%", *c) != NULL;
     putchar(' ');
     if (plain) {
-        fputs(a, stdout);
+        fputs(e, stdout);
         return;
     }
     putchar('\'');
-    for (const char *c = a; *c; c++) {
+    for (const char *c = e; *c; c++) {
         if (*c == '\'')
             fputs("'\\''", stdout);
-        else if (*c == '\n')
-            fputs("\\n", stdout);
-        else if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            putchar('?');
         else
             putchar(*c);
     }
     putchar('\'');
 }
 
+/* A string from the report, made safe to print (the report may come from anyone). */
+typedef struct safe {
+    char s[320];
+} safe_t;
+
+static safe_t safe(const char *text)
+{
+    safe_t out;
+    chase_escape(text ? text : "", out.s, sizeof out.s);
+    return out;
+}
+
 static void print_header(const char *path, const chase_run_record_t *r, const chase_totals_t *t)
 {
-    printf("chase report: %s\n", path);
+    printf("chase report: %s\n", safe(path).s);
     if (r->command && r->command[0]) {
         printf("command:");
         for (char *const *a = r->command; *a; a++)
             put_arg(*a);
         putchar('\n');
     }
-    printf("policy %s", r->policy);
+    printf("policy %s", safe(r->policy).s);
     if (r->policy_requested && strcmp(r->policy_requested, r->policy))
-        printf(" (asked: %s)", r->policy_requested);
-    printf(", budget %g %%, signal %s\n", r->budget_pct, r->signal);
+        printf(" (asked: %s)", safe(r->policy_requested).s);
+    printf(", budget %g %%, signal %s\n", r->budget_pct, safe(r->signal).s);
     printf("%d GPU%s", r->n_gpus, r->n_gpus == 1 ? "" : "s");
     if (r->n_gpus > 0 && r->gpus[0].info.name[0])
-        printf(" (%s)", r->gpus[0].info.name);
-    printf(", profile %s", r->profile_source);
+        printf(" (%s)", safe(r->gpus[0].info.name).s);
+    printf(", profile %s", safe(r->profile_source).s);
     if (r->profile && strncmp(r->profile_source, "none", 4))
         printf(" (%zu %s)", r->profile->n, r->profile->n == 1 ? "setting" : "settings");
     printf("%s\n", r->dry_run ? ", observe only: the GPUs kept their own limits" : "");
@@ -227,12 +238,13 @@ static void print_run(const char *path, const chase_run_record_t *r)
     print_header(path, r, &t);
     const char *u = chase_knob_unit(r->knob);
     /* Carbon summed over only the periods with a CI is not the run's carbon: shown as unknown. */
-    row_t run = {r->policy,        t.time_s,        t.energy_j,           t.unpriced_s > 0 ? NAN : t.carbon_g,
+    safe_t policy = safe(r->policy);
+    row_t run = {policy.s,         t.time_s,        t.energy_j,           t.unpriced_s > 0 ? NAN : t.carbon_g,
                  t.mean_setting,   sv.slowdown_pct, sv.carbon_saving_pct, sv.energy_saving_pct,
                  sv.efficiency_pp, sv.timing_pp};
     if (!sv.estimated) {
         print_table(&run, 1, u);
-        printf("\nNo estimate of the savings: %s. The row is measured.\n", sv.reason);
+        printf("\nNo estimate of the savings: %s. The row is measured.\n", safe(sv.reason).s);
         return;
     }
     double fixed_pp = 100 * (1 - sv.fixed.carbon_g / sv.max.carbon_g);
@@ -250,7 +262,7 @@ static void print_run(const char *path, const chase_run_record_t *r)
            "  fixed limit whose slowdown is at most this run's (static), priced at the CI the run recorded. The %s\n"
            "  row is measured. Savings are against max; efficiency part: what static saves; timing part: the rest,\n"
            "  from following the grid.\n",
-           t.work, r->policy);
+           t.work, safe(r->policy).s);
     if (isfinite(sv.time_fit) && isfinite(sv.power_fit))
         printf("The profile explains this run's time within %.1f %% and its power within %.1f %% (fits %.3f and "
                "%.3f; 1 is exact).\n",

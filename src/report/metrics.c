@@ -10,6 +10,7 @@
 
 #include "report/c_locale.h"
 #include "util/atomic_file.h"
+#include "util/escape.h"
 
 #ifndef CHASE_VERSION
 #define CHASE_VERSION "unknown"
@@ -20,10 +21,14 @@ typedef struct out {
     const char *run;
 } out_t;
 
-/* A label value: backslash, double quote and line feed escaped as the format requires; other control characters
- * and bytes of broken UTF-8 are the writer's input (GPU names, signal specs), not ours to judge, and are legal. */
+/* A label value: backslash, double quote and line feed escaped as the format requires. Text a terminal or a UTF-8
+ * parser would choke on (the signal spec is the user's) is first written as \xNN, since node_exporter refuses a file
+ * with a label that is not valid UTF-8. */
 static void put_label_value(FILE *f, const char *v)
 {
+    char shown[1024];
+    if (v && chase_escape_needed(v, strlen(v)))
+        v = chase_escape(v, shown, sizeof shown);
     fputc('"', f);
     for (; v && *v; v++) {
         if (*v == '\\' || *v == '"')

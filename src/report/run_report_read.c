@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chase/report.h"
+#include "util/escape.h"
 
 /* A week of 1-s periods is ~200 MB of JSON; anything larger is not a run report of this world. */
 #define MAX_REPORT_BYTES (512u << 20)
@@ -142,9 +143,11 @@ static int read_period(const reader_t *r, const cJSON *it, size_t i, chase_knob_
     if (p->end < p->start)
         return chase_err_set(r->err, CHASE_EFORMAT, "%s: %s.end: %.3f is before the period's start (%.3f)", r->file,
                              path, p->end, p->start);
-    if (strcmp(phase, "control") && strcmp(phase, "profile"))
-        return chase_err_set(r->err, CHASE_EFORMAT, "%s: %s.phase: expected \"control\" or \"profile\" (got \"%.40s\")",
-                             r->file, path, phase);
+    if (strcmp(phase, "control") && strcmp(phase, "profile")) {
+        char shown[64];
+        return chase_err_set(r->err, CHASE_EFORMAT, "%s: %s.phase: expected \"control\" or \"profile\" (got \"%s\")",
+                             r->file, path, chase_escape(phase, shown, sizeof shown));
+    }
     p->phase = strcmp(phase, "profile") ? CHASE_PHASE_CONTROL : CHASE_PHASE_PROFILE;
     if (p->start < prev_end - 0.5)
         return chase_err_set(r->err, CHASE_EFORMAT,
@@ -212,8 +215,8 @@ static int read_profile(const reader_t *r, const cJSON *root, chase_run_report_t
     char *text = cJSON_PrintUnformatted(p);
     if (!text)
         return chase_err_set(r->err, CHASE_ENOMEM, "out of memory");
-    char where[300];
-    snprintf(where, sizeof where, "%s: profile", r->file);
+    char where[320];
+    snprintf(where, sizeof where, "%.300s: profile", r->file);
     int rc = chase_profile_parse_json(text, strlen(text), where, &rep->profile, r->err);
     free(text);
     rep->rec.profile = rep->profile;
@@ -323,13 +326,16 @@ int chase_report_run_parse(const char *text, size_t len, const char *name, chase
         return chase_err_set(err, CHASE_ENOMEM, "out of memory");
     chase_ledger_init(&rep->ledger);
     rep->rec.total_steps = NAN;
+    /* The file's name reaches messages and terminals: escaped once here. */
+    char shown[300];
+    chase_escape(name, shown, sizeof shown);
     const char *end = NULL;
     rep->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!rep->root) {
         chase_report_run_free(rep);
-        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: not valid JSON", name, line_of(text, len, end));
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: not valid JSON", shown, line_of(text, len, end));
     }
-    reader_t r = {name, err};
+    reader_t r = {shown, err};
     int rc = read_record(&r, rep->root, rep);
     if (rc != CHASE_OK) {
         chase_report_run_free(rep);
@@ -342,9 +348,11 @@ int chase_report_run_parse(const char *text, size_t len, const char *name, chase
 int chase_report_run_read(const char *path, chase_run_report_t **out, chase_err_t *err)
 {
     *out = NULL;
+    char shown[300];
+    chase_escape(path, shown, sizeof shown);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "%s: cannot open: %s", path,
+        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "%s: cannot open: %s", shown,
                              strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -355,9 +363,9 @@ int chase_report_run_read(const char *path, chase_run_report_t **out, chase_err_
             char *nb = ncap <= MAX_REPORT_BYTES + 1 ? realloc(buf, ncap) : NULL;
             if (!nb) {
                 rc = ncap > MAX_REPORT_BYTES + 1
-                         ? chase_err_set(err, CHASE_EFORMAT, "%s: larger than %u MB: not a run report", path,
+                         ? chase_err_set(err, CHASE_EFORMAT, "%s: larger than %u MB: not a run report", shown,
                                          MAX_REPORT_BYTES >> 20)
-                         : chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
+                         : chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", shown);
                 break;
             }
             buf = nb;
@@ -369,10 +377,10 @@ int chase_report_run_read(const char *path, chase_run_report_t **out, chase_err_
             break;
     }
     if (rc == CHASE_OK && ferror(f))
-        rc = chase_err_set(err, CHASE_EIO, "%s: read error: %s", path, strerror(errno));
+        rc = chase_err_set(err, CHASE_EIO, "%s: read error: %s", shown, strerror(errno));
     fclose(f);
     if (rc == CHASE_OK && len == 0)
-        rc = chase_err_set(err, CHASE_EFORMAT, "%s: empty file: not a run report", path);
+        rc = chase_err_set(err, CHASE_EFORMAT, "%s: empty file: not a run report", shown);
     if (rc == CHASE_OK)
         rc = chase_report_run_parse(buf, len, path, out, err);
     free(buf);
