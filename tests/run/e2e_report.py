@@ -196,9 +196,9 @@ def check_metrics(rep, watch, path):
     """Every version seen passed the format check; every control period's version was seen; the last one holds the
     report's totals."""
     check(not watch.errors, "a metrics file failed the format check:\n" + "\n".join(watch.errors[:2]))
-    check(len(watch.versions) >= 5, "only %d versions of the metrics file seen" % len(watch.versions))
     counts = [value(v, "chase_periods_total", phase="control") for v in watch.versions]
     n_ctl = sum(1 for p in rep["periods"] if p["phase"] == "control")
+    check(n_ctl >= 3, "only %d control periods: too short a run to check the metrics file" % n_ctl)
     seen = sorted(set(int(c) for c in counts if c))
     # Profiling rows are written in one burst when profiling ends; control periods are a second apart and each is
     # seen.
