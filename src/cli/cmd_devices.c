@@ -125,6 +125,8 @@ int chase_cmd_devices(int argc, char **argv)
             fprintf(stderr, PROG ": %s\n", msgs[i]);
         }
     }
+    char backend[32];
+    snprintf(backend, sizeof backend, "%s", chase_gpu_backend(gpu));
     chase_gpu_free(gpu);
     int status = failed ? 1 : 0;
     if (json_path) {
@@ -136,7 +138,7 @@ int chase_cmd_devices(int argc, char **argv)
         }
         free(text);
     } else if (n == 0) {
-        printf("NVML sees no GPU.\n");
+        printf("%s sees no GPU.\n", !strcmp(backend, "agent") ? "The node agent" : "NVML");
     } else {
         printf("%3s  %-22s %-40s %-16s %7s %7s %7s %7s %8s %14s\n", "GPU", "NAME", "UUID", "PCI BUS ID", "PL W",
                "DEF W", "MIN W", "MAX W", "POWER W", "ENERGY J");
