@@ -3,7 +3,6 @@
 
 #include "check.h"
 #include "chase/simulate.h"
-#include "policy/ci_window.h"
 #include "policy/lagrange.h"
 #include "policy/policies.h"
 #include "sim_fixtures.h"
@@ -251,54 +250,6 @@ static void test_lagrange(void)
     chase_hull_free(&hull);
 }
 
-/* The window's rank index answers exactly what a count over the window's values would: ties, values at the edges
- * of the range and of its buckets, a window that slides (values leave), a constant window, and missing samples. */
-static void test_ci_window_rank(void)
-{
-    enum { N = 600, SPAN = 100 };
-    double v[N];
-    unsigned s = 12345;
-    for (int i = 0; i < N; i++) {
-        s = s * 1103515245u + 12345u;
-        v[i] = (i % 97 == 0) ? NAN : (double)((s >> 16) % 50) * 7.5; /* many ties; NAN = missing */
-    }
-    ci_window_t w;
-    ci_window_init(&w, SPAN * 3600.0);
-    int bad = 0, checked = 0;
-    for (int end = 1; end <= N; end += 37) {
-        chase_policy_ctx_t ctx = {.ci_past = v, .n_past = (size_t)end, .ci_past_step_s = 3600, .ci_past_t0 = 0};
-        CHECK(ci_window_update(&w, &ctx) == CHASE_OK);
-        int first = end, held = 0; /* the window holds the last SPAN real values */
-        while (first > 0 && held < SPAN)
-            held += !isnan(v[--first]);
-        for (double q = -10; q <= 380; q += 1.25) {
-            size_t want = 0;
-            for (int i = first; i < end; i++)
-                want += !isnan(v[i]) && v[i] <= q;
-            size_t from = want > 3 ? want - 3 : 0;
-            bad += ci_window_rank(&w, q, 0) != want || ci_window_rank(&w, q, from) != want;
-            checked++;
-        }
-    }
-    CHECK(checked > 1000);
-    CHECK(bad == 0);
-    double m, var;
-    ci_window_moments(&w, &m, &var);
-    CHECK(var > 0);
-    ci_window_free(&w);
-
-    double c[10] = {5, 5, 5, 5, 5, 5, 5, 5, 5, 5};
-    ci_window_init(&w, 86400.0);
-    chase_policy_ctx_t ctx = {.ci_past = c, .n_past = 10, .ci_past_step_s = 3600, .ci_past_t0 = 0};
-    CHECK(ci_window_update(&w, &ctx) == CHASE_OK);
-    CHECK(ci_window_rank(&w, 4.999, 0) == 0);
-    CHECK(ci_window_rank(&w, 5, 0) == 10);
-    ci_window_moments(&w, &m, &var);
-    CHECK_NEAR(m, 5, 1e-12);
-    CHECK_NEAR(var, 0, 1e-12);
-    ci_window_free(&w);
-}
-
 static void test_bad_specs(void)
 {
     chase_policy_params_t pp;
@@ -334,7 +285,6 @@ int main(void)
     RUN(test_static_limit);
     RUN(test_chase_rule);
     RUN(test_lagrange);
-    RUN(test_ci_window_rank);
     RUN(test_bad_specs);
     chase_profile_free(prof);
     CHECK_DONE();
