@@ -62,6 +62,26 @@ int64_t chase_forecaster_last(const chase_forecaster_t *f);
  * CHASE_ENODATA when the model has too little history (callers fall back to persistence). */
 int chase_forecaster_predict(chase_forecaster_t *f, int h, double *mean, double *lo, double *hi, chase_err_t *err);
 
+/* A forecast tape: one forecaster learns once and several readers replay what it said. Each reader is a
+ * forecaster handle that must be given exactly the samples the tape was given (the same trace from the same start,
+ * as the policies of one simulation are); it then predicts what the recorded forecaster predicted at the same point,
+ * so it still sees only the past. The forecast of all CHASE_FORECAST_MAX_HORIZON samples is recorded after every
+ * sample (its mean only: readers give no interval). A reader given a different sample fails with CHASE_EINVAL and
+ * marks the tape diverged. Memory: about 0.4 kB per sample observed. */
+typedef struct chase_forecast_tape chase_forecast_tape_t;
+
+/* Creates a tape over source, a forecaster that has observed nothing yet; the tape owns it (also on failure). */
+int chase_forecast_tape_create(chase_forecaster_t *source, chase_forecast_tape_t **out, chase_err_t *err);
+
+/* A new reader of tape, freed with chase_forecaster_free before the tape is freed. */
+int chase_forecast_tape_reader(chase_forecast_tape_t *tape, chase_forecaster_t **out, chase_err_t *err);
+
+/* Whether a reader was given a sample the recording does not hold (its forecasts then failed). */
+int chase_forecast_tape_diverged(const chase_forecast_tape_t *tape);
+
+/* Frees the tape and its forecaster (NULL is fine). */
+void chase_forecast_tape_free(chase_forecast_tape_t *tape);
+
 /* Rolling-origin evaluation: every model sees the trace one sample at a time, and after each sample forecasts the
  * sample horizon_s ahead; the forecast is scored against the true value. Samples the trace reader filled (gaps) are
  * given to the models as NAN (filling used the sample after the gap, which would be look-ahead) and not scored.

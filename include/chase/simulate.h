@@ -32,6 +32,12 @@ void chase_sim_spec_init(chase_sim_spec_t *spec);
 int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                           chase_totals_t *out, chase_err_t *err);
 
+/* Runs the job under each of the n policies, as chase_simulate_policy does, with one forecaster learning once for
+ * all the policies that read it (a forecast tape: each policy still sees only the past, and the results are those
+ * of separate runs). ledgers (may be NULL) and out receive n entries, one per policy. */
+int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
+                            chase_ledger_t *ledgers, chase_totals_t *out, chase_err_t *err);
+
 /* Time the job takes at the profile's top limit (the baseline). */
 double chase_sim_baseline_time(const chase_sim_spec_t *spec);
 

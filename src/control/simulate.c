@@ -2,6 +2,7 @@
 #include "chase/simulate.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chase/forecast.h"
@@ -33,26 +34,17 @@ static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **ou
     return chase_forecaster_create("persistence", spec->trace->step_s, NULL, out, err);
 }
 
-int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
-                          chase_totals_t *out, chase_err_t *err)
+/* Runs the job under pol with forecaster fc (NULL when the policy reads none; not owned). */
+static int run_policy(const chase_sim_spec_t *spec, const char *policy, chase_policy_t *pol, chase_forecaster_t *fc,
+                      chase_ledger_t *ledger, chase_totals_t *out, chase_err_t *err)
 {
     chase_ledger_t local;
     chase_ledger_init(&local);
     chase_ledger_t *l = ledger ? ledger : &local;
     size_t first_row = l->n;
-    chase_policy_params_t params = spec->params;
-    params.truth = spec->trace;
-    chase_policy_t *pol = NULL;
-    chase_forecaster_t *fc = NULL;
     chase_signal_t *sig = NULL;
     chase_sim_t *sim = NULL;
     int rc;
-    if ((rc = chase_policy_create(policy, &params, &pol, err)) != CHASE_OK)
-        goto out;
-    /* A policy that reads no forecast gets none: the default model's online learning is most of a simulation's
-     * time. The loop then reports the last known value as the period's forecast. */
-    if (chase_policy_forecast_use(pol) != CHASE_FORECAST_NONE && (rc = make_forecaster(spec, &fc, err)) != CHASE_OK)
-        goto out;
     if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
         goto out;
     if ((rc = chase_sim_create(spec->profile, spec->n_gpus, spec->work, spec->start, &sim, err)) != CHASE_OK)
@@ -61,7 +53,7 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
     chase_control_config_init(&cfg);
     cfg.period_s = spec->period_s;
     cfg.work_total = spec->work;
-    cfg.budget_pct = params.budget_pct;
+    cfg.budget_pct = spec->params.budget_pct;
     rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
     if (rc != CHASE_OK)
         goto out;
@@ -83,8 +75,54 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
 out:
     chase_sim_free(sim);
     chase_signal_free(sig);
-    chase_forecaster_free(fc);
-    chase_policy_free(pol);
     chase_ledger_free(&local);
+    return rc;
+}
+
+int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                          chase_totals_t *out, chase_err_t *err)
+{
+    return chase_simulate_policies(spec, &policy, 1, ledger, out, err);
+}
+
+int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
+                            chase_ledger_t *ledgers, chase_totals_t *out, chase_err_t *err)
+{
+    chase_policy_params_t params = spec->params;
+    params.truth = spec->trace;
+    chase_policy_t **pol = calloc(n ? n : 1, sizeof *pol);
+    chase_forecast_tape_t *tape = NULL;
+    chase_forecaster_t *fc = NULL;
+    size_t readers = 0;
+    int rc = CHASE_OK;
+    if (!pol)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == CHASE_OK; i++) {
+        rc = chase_policy_create(policies[i], &params, &pol[i], err);
+        if (rc == CHASE_OK && chase_policy_forecast_use(pol[i]) != CHASE_FORECAST_NONE)
+            readers++;
+    }
+    /* Policies that read forecasts share one forecaster: each is given the same samples, so the forecasts are the
+     * same, and the model learns once (a tape). A policy that reads none gets none: the default model's online
+     * learning is most of a simulation's time. The loop then reports the last known value as the forecast. */
+    if (rc == CHASE_OK && readers > 1 && (rc = make_forecaster(spec, &fc, err)) == CHASE_OK) {
+        rc = chase_forecast_tape_create(fc, &tape, err);
+        fc = NULL;
+    }
+    for (size_t i = 0; i < n && rc == CHASE_OK; i++) {
+        if (chase_policy_forecast_use(pol[i]) != CHASE_FORECAST_NONE)
+            rc = tape ? chase_forecast_tape_reader(tape, &fc, err) : make_forecaster(spec, &fc, err);
+        if (rc == CHASE_OK)
+            rc = run_policy(spec, policies[i], pol[i], fc, ledgers ? &ledgers[i] : NULL, out ? &out[i] : NULL, err);
+        chase_forecaster_free(fc);
+        fc = NULL;
+        if (rc == CHASE_OK && tape && chase_forecast_tape_diverged(tape))
+            rc = chase_err_set(err, CHASE_EINVAL, "internal error: policy %s gave the shared forecaster other samples",
+                               policies[i]);
+    }
+    chase_forecast_tape_free(tape);
+    for (size_t i = 0; i < n; i++)
+        chase_policy_free(pol[i]);
+    free(pol);
     return rc;
 }

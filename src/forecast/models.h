@@ -18,4 +18,7 @@ size_t chase_model_chase_state_bytes(int64_t step_s);
 int forecaster_wrap(const chase_forecaster_ops_t *ops, void *state, int64_t step_s, chase_forecaster_t **out,
                     chase_err_t *err);
 
+/* The step of the samples f was created for. */
+int64_t forecaster_step(const chase_forecaster_t *f);
+
 #endif
