@@ -38,12 +38,28 @@ int chase_forecaster_create(const char *name, int64_t step_s, const char *option
 /* Creates the "perfect" forecaster, which returns the true values of truth (kept by reference). */
 int chase_forecaster_create_perfect(const chase_trace_t *truth, chase_forecaster_t **out, chase_err_t *err);
 
-/* Creates the "provider" forecaster: the carbon source's own forecasts (Electricity Maps, WattTime, UK CI),
- * read from signal (kept by reference) for the samples after the last observed one; where the source gives none,
- * the last observed value stands in (persistence). step_s is the sample grid of the observations. */
+/* Creates the "provider" forecaster: the carbon source's own forecasts (Electricity Maps, WattTime, UK CI), read
+ * from signal (kept by reference) for the samples after the last observed one, blended horizon by horizon with
+ * chase's own model as chase_forecaster_create_blend does; where the source gives none, chase's own forecast
+ * stands. step_s is the sample grid of the observations. */
 struct chase_signal;
 int chase_forecaster_create_provider(struct chase_signal *signal, int64_t step_s, chase_forecaster_t **out,
                                      chase_err_t *err);
+
+/* Creates the "blend" forecaster: chase's own model combined, horizon by horizon, with the published forecast held
+ * in published (kept by reference; NULL: none, then it is chase's own model), moving from chase's forecast towards
+ * the published one as far as their record at that horizon says (learnt online). The published value for a time is
+ * taken as known from 00:00 UTC of that time's own day (a day-ahead forecast, such as DACF's; real ones are issued
+ * the day before, so this is on the safe side); filled samples of published count as missing. */
+int chase_forecaster_create_blend(const chase_trace_t *published, int64_t step_s, chase_forecaster_t **out,
+                                  chase_err_t *err);
+
+/* Creates the "select" forecaster: for each horizon, online, whichever of chase's model (blended with published as
+ * chase_forecaster_create_blend does; NULL: none), seasonal naive and persistence has lately cost the power-limit
+ * decisions least: an error counts by the recent CI values that lie between forecast and actual (the decision
+ * thresholds it could have crossed), each weighted by its distance to the actual. */
+int chase_forecaster_create_select(const chase_trace_t *published, int64_t step_s, chase_forecaster_t **out,
+                                   chase_err_t *err);
 
 /* Frees f (NULL is fine). */
 void chase_forecaster_free(chase_forecaster_t *f);

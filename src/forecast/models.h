@@ -9,6 +9,8 @@ extern const chase_forecaster_ops_t chase_model_seasonal;
 extern const chase_forecaster_ops_t chase_model_seasonal_week;
 extern const chase_forecaster_ops_t chase_model_svr_paper;
 extern const chase_forecaster_ops_t chase_model_chase;
+extern const chase_forecaster_ops_t chase_model_blend;
+extern const chase_forecaster_ops_t chase_model_select;
 
 /* Bytes of state the "chase" model holds for samples step_s apart (for the benchmark's size check). */
 size_t chase_model_chase_state_bytes(int64_t step_s);
