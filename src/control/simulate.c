@@ -14,6 +14,7 @@ void chase_sim_spec_init(chase_sim_spec_t *spec)
     memset(spec, 0, sizeof *spec);
     spec->n_gpus = 1;
     spec->period_s = 1800;
+    spec->history_s = 90 * 86400.0;
     chase_policy_params_init(&spec->params);
 }
 
@@ -27,6 +28,10 @@ static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **ou
     const char *name = spec->forecaster;
     if (name && !strcmp(name, "perfect"))
         return chase_forecaster_create_perfect(spec->trace, out, err);
+    if (name && !strcmp(name, "blend"))
+        return chase_forecaster_create_blend(spec->published, spec->trace->step_s, out, err);
+    if (name && !strcmp(name, "select"))
+        return chase_forecaster_create_select(spec->published, spec->trace->step_s, out, err);
     if (name)
         return chase_forecaster_create(name, spec->trace->step_s, NULL, out, err);
     if (chase_forecaster_create("chase", spec->trace->step_s, NULL, out, NULL) == CHASE_OK)
@@ -54,6 +59,8 @@ static int run_policy(const chase_sim_spec_t *spec, const char *policy, chase_po
     cfg.period_s = spec->period_s;
     cfg.work_total = spec->work;
     cfg.budget_pct = spec->params.budget_pct;
+    if (spec->history_s > 0)
+        cfg.history_s = spec->history_s;
     rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
     if (rc != CHASE_OK)
         goto out;
@@ -79,6 +86,13 @@ out:
     return rc;
 }
 
+int chase_sim_tape_create(const chase_sim_spec_t *spec, chase_forecast_tape_t **out, chase_err_t *err)
+{
+    chase_forecaster_t *fc;
+    int rc = make_forecaster(spec, &fc, err);
+    return rc == CHASE_OK ? chase_forecast_tape_create(fc, out, err) : rc;
+}
+
 int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                           chase_totals_t *out, chase_err_t *err)
 {
@@ -91,7 +105,7 @@ int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *pol
     chase_policy_params_t params = spec->params;
     params.truth = spec->trace;
     chase_policy_t **pol = calloc(n ? n : 1, sizeof *pol);
-    chase_forecast_tape_t *tape = NULL;
+    chase_forecast_tape_t *tape = spec->tape, *own_tape = NULL;
     chase_forecaster_t *fc = NULL;
     size_t readers = 0;
     int rc = CHASE_OK;
@@ -105,10 +119,8 @@ int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *pol
     /* Policies that read forecasts share one forecaster: each is given the same samples, so the forecasts are the
      * same, and the model learns once (a tape). A policy that reads none gets none: the default model's online
      * learning is most of a simulation's time. The loop then reports the last known value as the forecast. */
-    if (rc == CHASE_OK && readers > 1 && (rc = make_forecaster(spec, &fc, err)) == CHASE_OK) {
-        rc = chase_forecast_tape_create(fc, &tape, err);
-        fc = NULL;
-    }
+    if (rc == CHASE_OK && !tape && readers > 1 && (rc = chase_sim_tape_create(spec, &own_tape, err)) == CHASE_OK)
+        tape = own_tape;
     for (size_t i = 0; i < n && rc == CHASE_OK; i++) {
         if (chase_policy_forecast_use(pol[i]) != CHASE_FORECAST_NONE)
             rc = tape ? chase_forecast_tape_reader(tape, &fc, err) : make_forecaster(spec, &fc, err);
@@ -120,7 +132,7 @@ int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *pol
             rc = chase_err_set(err, CHASE_EINVAL, "internal error: policy %s gave the shared forecaster other samples",
                                policies[i]);
     }
-    chase_forecast_tape_free(tape);
+    chase_forecast_tape_free(own_tape);
     for (size_t i = 0; i < n; i++)
         chase_policy_free(pol[i]);
     free(pol);
