@@ -13,7 +13,8 @@ static chase_profile_t *prof;
 /* A GPU backend wrapping the simulated one, to inject failures. */
 typedef struct faulty {
     chase_gpu_t *inner;
-    int deny_set;      /* set_power_limit answers CHASE_EPERM */
+    int deny_set;      /* set_setting answers CHASE_EPERM */
+    int deny_after;    /* ... once this many sets went through (0: from the first) */
     int fail_energy_after; /* energy fails after this many calls (0: never) */
     int energy_calls;
     int sets;
@@ -29,13 +30,18 @@ static int f_info(void *s, int i, chase_gpu_info_t *o, chase_err_t *e)
     faulty_t *f = s;
     return f->inner->ops->info(f->inner->self, i, o, e);
 }
-static int f_set(void *s, int i, double w, chase_err_t *e)
+static int f_get(void *s, int i, chase_knob_t k, chase_setting_range_t *o, chase_err_t *e)
 {
     faulty_t *f = s;
-    if (f->deny_set)
+    return chase_gpu_get_setting(f->inner, i, k, o, e);
+}
+static int f_set(void *s, int i, const chase_setting_t *v, chase_err_t *e)
+{
+    faulty_t *f = s;
+    if (f->deny_set && f->sets >= f->deny_after)
         return chase_err_set(e, CHASE_EPERM, "denied");
     f->sets++;
-    return f->inner->ops->set_power_limit(f->inner->self, i, w, e);
+    return chase_gpu_set_setting(f->inner, i, v, e);
 }
 static int f_energy(void *s, int i, double *j, chase_err_t *e)
 {
@@ -45,7 +51,41 @@ static int f_energy(void *s, int i, double *j, chase_err_t *e)
     return f->inner->ops->energy(f->inner->self, i, j, e);
 }
 static void f_destroy(void *s) { (void)s; }
-static const chase_gpu_ops_t faulty_ops = {"faulty", f_count, f_info, f_set, f_energy, f_destroy};
+static const chase_gpu_ops_t faulty_ops = {"faulty", f_count, f_info, f_get, f_set, f_energy, f_destroy};
+
+/* Simulated GPUs at a given power limit, and a job of work units on them. */
+typedef struct world {
+    chase_gpu_t *gpu;
+    chase_sim_job_t *job;
+} world_t;
+
+static void world_open(world_t *w, int n_gpus, double work, double start, double pl)
+{
+    CHECK(chase_gpu_sim_open(prof, n_gpus, &w->gpu, NULL) == CHASE_OK);
+    for (int i = 0; i < n_gpus; i++)
+        CHECK(chase_gpu_set_setting(w->gpu, i, &(chase_setting_t){CHASE_KNOB_POWER_LIMIT, pl}, NULL) == CHASE_OK);
+    CHECK(chase_sim_job_create(w->gpu, work, start, &w->job, NULL) == CHASE_OK);
+}
+
+static void world_close(world_t *w)
+{
+    chase_sim_job_free(w->job);
+    chase_gpu_free(w->gpu);
+}
+
+static double pl_of(chase_gpu_t *g, int i)
+{
+    chase_gpu_info_t info;
+    CHECK(chase_gpu_info(g, i, &info, NULL) == CHASE_OK);
+    return info.pl_w;
+}
+
+static chase_gpu_group_t *group_of(chase_gpu_t *g, chase_gpu_group_opts_t *o)
+{
+    chase_gpu_group_t *grp = NULL;
+    CHECK(chase_gpu_group_open(g, o, &grp, NULL) == CHASE_OK);
+    return grp;
+}
 
 typedef struct warnings {
     int n;
@@ -62,14 +102,13 @@ static void on_warning(void *arg, const char *msg)
 /* Runs `budget` on two simulated GPUs whose limits start at 280 W, through the faulty wrapper. */
 static int run(faulty_t *f, chase_trace_t *tr, chase_ledger_t *l, warnings_t *w, double *pl_after, chase_err_t *err)
 {
-    chase_sim_t *sim;
-    double start = (double)tr->start + 2 * 86400;
-    CHECK(chase_sim_create(prof, 2, 20, start, &sim, NULL) == CHASE_OK);
-    chase_gpu_t *g = chase_sim_gpu(sim);
-    g->ops->set_power_limit(g->self, 0, 280, NULL);
-    g->ops->set_power_limit(g->self, 1, 280, NULL);
+    world_t wd;
+    world_open(&wd, 2, 20, (double)tr->start + 2 * 86400, 280);
+    chase_gpu_t *g = wd.gpu;
     f->inner = g;
     chase_gpu_t wrapped = {&faulty_ops, f};
+    chase_gpu_group_opts_t go = {.on_warning = on_warning, .warning_arg = w};
+    chase_gpu_group_t *grp = group_of(&wrapped, &go);
     chase_signal_t *sig;
     chase_forecaster_t *fc;
     chase_policy_t *pol;
@@ -85,15 +124,12 @@ static int run(faulty_t *f, chase_trace_t *tr, chase_ledger_t *l, warnings_t *w,
     cfg.budget_pct = 10;
     cfg.on_warning = on_warning;
     cfg.on_warning_arg = w;
-    int rc = chase_control_run(&cfg, prof, sig, fc, pol, &wrapped, chase_sim_job(sim), l, err);
-    chase_gpu_info_t info;
-    g->ops->info(g->self, 0, &info, NULL);
-    pl_after[0] = info.pl_w;
-    g->ops->info(g->self, 1, &info, NULL);
-    pl_after[1] = info.pl_w;
+    int rc = chase_control_run(&cfg, prof, sig, fc, pol, grp, chase_sim_job_job(wd.job), l, err);
+    pl_after[0] = pl_of(g, 0);
+    pl_after[1] = pl_of(g, 1);
     double e0, e1;
-    g->ops->energy(g->self, 0, &e0, NULL);
-    g->ops->energy(g->self, 1, &e1, NULL);
+    chase_gpu_energy(g, 0, &e0, NULL);
+    chase_gpu_energy(g, 1, &e1, NULL);
     if (rc == CHASE_OK) {
         chase_totals_t t;
         chase_ledger_totals(l, &t);
@@ -103,7 +139,8 @@ static int run(faulty_t *f, chase_trace_t *tr, chase_ledger_t *l, warnings_t *w,
     chase_policy_free(pol);
     chase_forecaster_free(fc);
     chase_signal_free(sig);
-    chase_sim_free(sim);
+    chase_gpu_group_free(grp);
+    world_close(&wd);
     return rc;
 }
 
@@ -148,7 +185,32 @@ static void test_no_permission_is_observe_only(void)
     CHECK(run(&f, tr, &l, &w, after, NULL) == CHASE_OK);
     CHECK(w.n == 1); /* said once, not every period */
     CHECK(strstr(w.last, "observe-only") != NULL);
+    CHECK(f.sets == 0);
     CHECK(after[0] == 280 && after[1] == 280);
+    /* The rows say what the GPUs held (280 W, read back), and apart from it what the policy decided. */
+    int differ = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK(l.rows[i].setting == 280);
+        differ += l.rows[i].decided != 280;
+    }
+    CHECK(differ > 0);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+static void test_permission_lost_mid_run(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 4);
+    faulty_t f = {.deny_set = 1, .deny_after = 3}; /* GPU 0 and 1 take a value, then GPU 0 one more, then no more */
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    warnings_t w = {0};
+    double after[2];
+    chase_err_t err;
+    CHECK(run(&f, tr, &l, &w, after, &err) == CHASE_EPERM);
+    CHECK(strstr(err.msg, "not put back") != NULL); /* the restore was refused too: said, naming the GPUs */
+    CHECK(strstr(err.msg, "GPU 0") != NULL && strstr(err.msg, "GPU 1") != NULL);
+    CHECK(after[0] != 280 && after[1] != 280); /* what the (simulated) GPUs hold, as the error says */
     chase_ledger_free(&l);
     chase_trace_free(tr);
 }
@@ -239,11 +301,11 @@ static const chase_job_ops_t interrupted_ops = {i_now, i_run, i_work};
 static void test_interrupted_period_is_recorded(void)
 {
     chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 8);
-    chase_sim_t *sim;
-    CHECK(chase_sim_create(prof, 1, 20, (double)tr->start + 2 * 86400, &sim, NULL) == CHASE_OK);
-    chase_gpu_t *g = chase_sim_gpu(sim);
-    g->ops->set_power_limit(g->self, 0, 260, NULL);
-    interrupted_t ij = {chase_sim_job(sim), 0};
+    world_t wd;
+    world_open(&wd, 1, 20, (double)tr->start + 2 * 86400, 260);
+    chase_gpu_t *g = wd.gpu;
+    chase_gpu_group_t *grp = group_of(g, NULL);
+    interrupted_t ij = {chase_sim_job_job(wd.job), 0};
     chase_job_t job = {&interrupted_ops, &ij};
     chase_signal_t *sig;
     chase_policy_t *pol;
@@ -256,7 +318,7 @@ static void test_interrupted_period_is_recorded(void)
     chase_ledger_t l;
     chase_ledger_init(&l);
     chase_err_t err;
-    CHECK(chase_control_run(&cfg, prof, sig, NULL, pol, g, &job, &l, &err) == CHASE_ESTATE);
+    CHECK(chase_control_run(&cfg, prof, sig, NULL, pol, grp, &job, &l, &err) == CHASE_ESTATE);
     CHECK(strstr(err.msg, "SIGTERM") != NULL);
     CHECK(l.n == 10); /* nine whole periods and the half that ran */
     if (l.n == 10) {
@@ -264,17 +326,16 @@ static void test_interrupted_period_is_recorded(void)
         CHECK(l.rows[9].energy_j > 0);
     }
     double e;
-    g->ops->energy(g->self, 0, &e, NULL);
+    chase_gpu_energy(g, 0, &e, NULL);
     chase_totals_t t;
     chase_ledger_totals(&l, &t);
     CHECK_NEAR(t.energy_j, e, 1e-6 * e); /* nothing the GPU drew is missing */
-    chase_gpu_info_t info;
-    g->ops->info(g->self, 0, &info, NULL);
-    CHECK(info.pl_w == 260);
+    CHECK(pl_of(g, 0) == 260);
     chase_ledger_free(&l);
     chase_policy_free(pol);
     chase_signal_free(sig);
-    chase_sim_free(sim);
+    chase_gpu_group_free(grp);
+    world_close(&wd);
     chase_trace_free(tr);
 }
 
@@ -302,8 +363,9 @@ static const chase_signal_ops_t outage_ops = {"outage", o_history, NULL, o_actua
 static void test_signal_outage_runs_safe_policy(void)
 {
     chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 9);
-    chase_sim_t *sim;
-    CHECK(chase_sim_create(prof, 1, 12, (double)tr->start + 2 * 86400, &sim, NULL) == CHASE_OK);
+    world_t wd;
+    world_open(&wd, 1, 12, (double)tr->start + 2 * 86400, 300);
+    chase_gpu_group_t *grp = group_of(wd.gpu, NULL);
     chase_signal_t *inner;
     CHECK(chase_signal_trace(tr, &inner, NULL) == CHASE_OK);
     outage_t o = {inner, 0};
@@ -319,8 +381,7 @@ static void test_signal_outage_runs_safe_policy(void)
     cfg.on_warning_arg = &w;
     chase_ledger_t l;
     chase_ledger_init(&l);
-    CHECK(chase_control_run(&cfg, prof, &sig, NULL, pol, chase_sim_gpu(sim), chase_sim_job(sim), &l, NULL) ==
-          CHASE_OK);
+    CHECK(chase_control_run(&cfg, prof, &sig, NULL, pol, grp, chase_sim_job_job(wd.job), &l, NULL) == CHASE_OK);
     CHECK(l.n > 14);
     for (size_t i = 0; i < l.n; i++) {
         int down = i >= 4 && i < 11; /* history calls 5..11 are periods 4..10 */
@@ -331,7 +392,8 @@ static void test_signal_outage_runs_safe_policy(void)
     chase_ledger_free(&l);
     chase_policy_free(pol);
     chase_signal_free(inner);
-    chase_sim_free(sim);
+    chase_gpu_group_free(grp);
+    world_close(&wd);
     chase_trace_free(tr);
 }
 
@@ -374,6 +436,7 @@ int main(void)
     RUN(test_skill_recalibrates);
     RUN(test_accounting_and_restore);
     RUN(test_no_permission_is_observe_only);
+    RUN(test_permission_lost_mid_run);
     RUN(test_gpu_lost_still_restores);
     RUN(test_trace_too_short);
     RUN(test_periods_and_mixing);

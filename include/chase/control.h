@@ -1,13 +1,15 @@
 /* The control loop: one loop for simulations and live runs.
  *
- * Each period: read the signal known now -> forecast the period -> policy decides -> GPU backend sets the limits ->
- * the job runs until the period ends -> energy and work are read -> the ledger gets a row priced at the actual CI. */
+ * Each period: read the signal known now -> forecast the period -> policy decides -> the GPU group sets the job's
+ * GPUs -> the job runs until the period ends -> energy and work are read -> the ledger gets a row priced at the
+ * actual CI. */
 #ifndef CHASE_CONTROL_H
 #define CHASE_CONTROL_H
 
 #include "chase/error.h"
 #include "chase/forecast.h"
 #include "chase/gpu.h"
+#include "chase/gpu_group.h"
 #include "chase/ledger.h"
 #include "chase/policy.h"
 #include "chase/profile.h"
@@ -36,9 +38,7 @@ typedef struct chase_control_config {
     double work_total;        /* units in the job, NAN when unknown (live runs without a step count) */
     double budget_pct;        /* slowdown budget for the deadline; NAN for none */
     double history_s;         /* how much past CI the forecaster and policy get before the start (default 14 d) */
-    int dry_run;              /* decide and record, never set a limit */
-    const int *gpus;          /* GPU indices to drive; NULL: all */
-    int n_gpus;
+    int resume;               /* start where the ledger's last row ended (its mark: after online profiling) */
     /* Called after each period, e.g. for progress output (may be NULL). */
     void (*on_period)(void *arg, const chase_period_t *row);
     void *on_period_arg;
@@ -50,20 +50,20 @@ typedef struct chase_control_config {
 /* Sets defaults: 30-min periods, no budget, 14 days of history. */
 void chase_control_config_init(chase_control_config_t *cfg);
 
-/* Runs the loop until the job ends; the GPUs' original limits are restored before it returns, on every path.
- * Rows are appended to ledger. */
+/* Runs the loop until the job ends, setting the GPUs of gpus (observe-only groups are decided for, never set);
+ * the group's GPUs are put back before it returns, on every path. Rows are appended to ledger. */
 int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *profile, chase_signal_t *signal,
-                      chase_forecaster_t *forecaster, chase_policy_t *policy, chase_gpu_t *gpu, chase_job_t *job,
-                      chase_ledger_t *ledger, chase_err_t *err);
+                      chase_forecaster_t *forecaster, chase_policy_t *policy, chase_gpu_group_t *gpus,
+                      chase_job_t *job, chase_ledger_t *ledger, chase_err_t *err);
 
-/* A simulated world: n_gpus GPUs following profile, running a job of work_total units from time start.
- * It provides both the GPU backend and the job (with a virtual clock); free the job with chase_sim_free. */
-typedef struct chase_sim chase_sim_t;
-int chase_sim_create(const chase_profile_t *profile, int n_gpus, double work_total, double start, chase_sim_t **out,
-                     chase_err_t *err);
-chase_gpu_t *chase_sim_gpu(chase_sim_t *sim);
-chase_job_t *chase_sim_job(chase_sim_t *sim);
-void chase_sim_free(chase_sim_t *sim);
+/* A simulated job of work_total units on simulated GPUs (chase_gpu_sim_open, kept by reference), on a virtual
+ * clock that starts at start: it runs at the GPUs' throughput and charges their energy as it goes. */
+typedef struct chase_sim_job chase_sim_job_t;
+int chase_sim_job_create(chase_gpu_t *sim_gpu, double work_total, double start, chase_sim_job_t **out,
+                         chase_err_t *err);
+/* The job for the control loop (owned by sim). */
+chase_job_t *chase_sim_job_job(chase_sim_job_t *sim);
+void chase_sim_job_free(chase_sim_job_t *sim);
 
 #ifdef __cplusplus
 }

@@ -1,16 +1,21 @@
-/* GPU backends behind one interface: NVML (loaded at run time) and a simulated GPU driven by a profile. */
+/* GPUs behind one interface: backends (NVML loaded at run time, a simulated GPU driven by a profile, later the node
+ * agent) opened by one factory, and the group of a job's GPUs that remembers their original settings and puts them
+ * back (chase/gpu_group.h). */
 #ifndef CHASE_GPU_H
 #define CHASE_GPU_H
 
 #include <stddef.h>
 
 #include "chase/error.h"
+#include "chase/profile.h"
+#include "chase/setting.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* What a backend reports of one GPU; values it cannot read are NAN (numbers) or "" (text). */
+/* What a backend reports of one GPU for people (chase devices, reports); values it cannot read are NAN (numbers)
+ * or "" (text). The group reads and sets settings through get_setting / set_setting, never through these. */
 typedef struct chase_gpu_info {
     int index;
     char name[96];
@@ -24,24 +29,74 @@ typedef struct chase_gpu_info {
     double energy_j;     /* cumulative energy counter */
 } chase_gpu_info_t;
 
-/* What a backend implements. energy returns a cumulative counter in joules that never goes backwards
- * (backends hide counter resets). set_power_limit returns CHASE_EPERM when the caller may not set limits. */
+/* What a backend implements. energy returns a cumulative counter in joules that never goes backwards (backends
+ * hide counter resets). get_setting and set_setting return CHASE_ENOTSUP for a knob the backend cannot turn;
+ * set_setting returns CHASE_EPERM when the caller may not change it. */
 typedef struct chase_gpu_ops {
     const char *name;
     int (*count)(void *self, int *n, chase_err_t *err);
     int (*info)(void *self, int idx, chase_gpu_info_t *out, chase_err_t *err);
-    int (*set_power_limit)(void *self, int idx, double w, chase_err_t *err);
+    int (*get_setting)(void *self, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err);
+    int (*set_setting)(void *self, int idx, const chase_setting_t *s, chase_err_t *err);
     int (*energy)(void *self, int idx, double *joules, chase_err_t *err);
     void (*destroy)(void *self);
 } chase_gpu_ops_t;
 
+/* A backend: its ops and its state. */
 typedef struct chase_gpu {
     const chase_gpu_ops_t *ops;
     void *self;
 } chase_gpu_t;
 
+/* Which backend chase_gpu_open opens, and what it needs. */
+typedef struct chase_gpu_open_opts {
+    const char *backend;            /* "nvml" (default when NULL), "sim", or "agent" (the node agent chased) */
+    const chase_profile_t *profile; /* sim: what the simulated GPUs follow (kept by reference) */
+    int n_gpus;                     /* sim: how many (default 1) */
+    const char *agent_socket;       /* agent: the agent's socket (NULL: $CHASE_AGENT, else /run/chase/chased.sock) */
+} chase_gpu_open_opts_t;
+
+/* Opens a backend by kind. NVML: CHASE_ENOTFOUND when the library is missing, CHASE_EGPU when the driver is not
+ * loaded, CHASE_EPERM when the devices may not be opened; err says which, and what to do. */
+int chase_gpu_open(const chase_gpu_open_opts_t *opts, chase_gpu_t **out, chase_err_t *err);
+
+/* Names of the backends chase_gpu_open knows, NULL-terminated. */
+const char *const *chase_gpu_backends(void);
+
+/* The backend's name ("nvml", "sim"); "?" for NULL. */
+const char *chase_gpu_backend(const chase_gpu_t *g);
+
 /* Frees g and its backend (NULL is fine). */
 void chase_gpu_free(chase_gpu_t *g);
+
+/* Wrappers over the ops. */
+int chase_gpu_count(chase_gpu_t *g, int *n, chase_err_t *err);
+int chase_gpu_info(chase_gpu_t *g, int idx, chase_gpu_info_t *out, chase_err_t *err);
+int chase_gpu_get_setting(chase_gpu_t *g, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err);
+int chase_gpu_set_setting(chase_gpu_t *g, int idx, const chase_setting_t *s, chase_err_t *err);
+int chase_gpu_energy(chase_gpu_t *g, int idx, double *joules, chase_err_t *err);
+
+/* The backend indices of the GPUs the job may use, from its environment: CUDA_VISIBLE_DEVICES (indices, or GPU
+ * UUIDs or their unique prefixes) and, when that is unset, NVIDIA_VISIBLE_DEVICES (a container's GPUs). *n = -1
+ * when neither restricts the job (all GPUs); else idx[0..*n) and *source names the variable. CUDA indices are
+ * NVML's only under CUDA_DEVICE_ORDER=PCI_BUS_ID or when all GPUs are of one model: otherwise, and for MIG
+ * instances, the mapping is ambiguous and the answer is CHASE_EINVAL asking for --gpus. */
+int chase_gpu_visible(chase_gpu_t *gpu, int *idx, int cap, int *n, const char **source, chase_err_t *err);
+
+/* ---- The simulated backend: GPUs that follow a profile on the caller's clock (simulations and tests). ---- */
+
+/* Opens n_gpus simulated GPUs at the profile's top setting (profile kept by reference). */
+int chase_gpu_sim_open(const chase_profile_t *profile, int n_gpus, chase_gpu_t **out, chase_err_t *err);
+
+/* The throughput of the job on simulated GPUs g: that of the slowest one at its setting (a data-parallel job waits
+ * for it). NAN when g is not simulated. */
+double chase_gpu_sim_throughput(const chase_gpu_t *g);
+
+/* Lets dt seconds of work pass on simulated GPUs g: each GPU's energy counter grows by its power times dt. */
+void chase_gpu_sim_advance(chase_gpu_t *g, double dt);
+
+/* Marks the simulated job done: the GPUs draw nothing from now on (their power reads 0). */
+void chase_gpu_sim_idle(chase_gpu_t *g);
 
 #ifdef __cplusplus
 }

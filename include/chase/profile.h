@@ -75,6 +75,10 @@ double chase_profile_top_throughput(const chase_profile_t *p);
  * CHASE_ERANGE outside the measured range. */
 int chase_profile_at(const chase_profile_t *p, double value, double *throughput, double *power_w);
 
+/* Opens a profile named by spec: a chase JSON profile ("*.json"), a Zeus summary_power CSV ("*.csv", with workload
+ * "DATASET/NETWORK/BATCH/OPTIMIZER"), or a built-in profile's name. */
+int chase_profile_open(const char *spec, const char *workload, chase_profile_t **out, chase_err_t *err);
+
 /* Built-in profiles (published Zeus measurements, see NOTICE): a copy of the named one ("a40-resnet50", ...). */
 int chase_profile_builtin(const char *name, chase_profile_t **out, chase_err_t *err);
 

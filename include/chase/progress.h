@@ -19,6 +19,7 @@ extern "C" {
 #define CHASE_PROGRESS_ENV "CHASE_PROGRESS"
 #define CHASE_PROGRESS_MAX_MSG 256    /* longest valid datagram, bytes */
 #define CHASE_PROGRESS_MAX_RANKS 4096 /* distinct senders tracked; more are counted as malformed */
+#define CHASE_PROGRESS_FLUSH_PATIENCE_S 3.0 /* how long a final flush waits for a busy chase */
 
 /* ---- receiving side (chase) ---- */
 
@@ -82,7 +83,9 @@ int chase_progress_client_open(const char *address, int rank, double interval_s,
  * datagram. Never blocks; a datagram that cannot be sent (chase gone, queue full) is dropped. */
 void chase_progress_client_step(chase_progress_client_t *c, uint64_t samples);
 
-/* Sends the totals now (drops them if that cannot be done without blocking). */
+/* Sends the totals not yet sent. When chase's queue is full (chase busy) it retries for up to
+ * CHASE_PROGRESS_FLUSH_PATIENCE_S, so the last totals of a job are not lost; when chase is gone it returns at
+ * once. */
 void chase_progress_client_flush(chase_progress_client_t *c);
 
 /* Datagrams the client had to drop (chase gone or busy). */

@@ -43,6 +43,11 @@ int cli_getopt(const char *prog, int argc, char **argv, const char *shortopts, c
         fprintf(stderr, "%s: %.*s needs a value (see %s --help)\n", prog, (int)option_name_len(arg), arg, prog);
         return CLI_BAD;
     }
+    if (c >= 0 && optarg && !strcmp(optarg, "--") && !strchr(arg, '=')) {
+        /* "--report -- cmd": the end of the options, not a value */
+        fprintf(stderr, "%s: %.*s needs a value (see %s --help)\n", prog, (int)option_name_len(arg), arg, prog);
+        return CLI_BAD;
+    }
     if (c >= 0 && index >= 0 && !strncmp(arg, "--", 2)) {
         size_t len = option_name_len(arg) - 2;
         if (len != strlen(longopts[index].name)) {

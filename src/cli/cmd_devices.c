@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chase/nvml.h"
+#include "chase/gpu.h"
+#include "chase/report.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+
+#define PROG "chase devices"
 
 static void usage(FILE *out)
 {
@@ -38,26 +41,6 @@ static void usage(FILE *out)
         "Exit status: 0 when every GPU could be read, 1 when NVML is missing or a GPU failed, 2 for bad options.\n");
 }
 
-static cJSON *device_json(const chase_gpu_info_t *in, const char *error)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", in->index);
-    if (error) {
-        cJSON_AddStringToObject(o, "error", error);
-        return o;
-    }
-    cJSON_AddStringToObject(o, "name", in->name);
-    cJSON_AddStringToObject(o, "uuid", in->uuid);
-    cJSON_AddStringToObject(o, "pci_bus_id", in->pci_bus_id);
-    cli_json_number(o, "power_limit_w", in->pl_w);
-    cli_json_number(o, "default_power_limit_w", in->default_pl_w);
-    cli_json_number(o, "min_power_limit_w", in->min_pl_w);
-    cli_json_number(o, "max_power_limit_w", in->max_pl_w);
-    cli_json_number(o, "power_w", in->power_w);
-    cli_json_number(o, "energy_j", in->energy_j);
-    return o;
-}
-
 /* A number for the table: one decimal, or "-" when the GPU does not report it. */
 static const char *cell(char *buf, size_t size, double v, int decimals)
 {
@@ -79,76 +62,85 @@ static void print_row(FILE *out, const chase_gpu_info_t *in)
 
 int chase_cmd_devices(int argc, char **argv)
 {
+    static const struct option longopts[] = {{"json", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     const char *json_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "chase devices: --json needs a file name ('-' for standard output)\n");
-                return 2;
-            }
-            json_path = argv[++i];
-        } else if (!strncmp(argv[i], "--json=", 7)) {
-            json_path = argv[i] + 7;
-        } else {
-            fprintf(stderr, "chase devices: unknown argument '%s'; see 'chase devices --help'\n", argv[i]);
-            return 2;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'j': json_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: return 2;
         }
     }
-    if (json_path && !*json_path) {
-        fprintf(stderr, "chase devices: --json needs a file name ('-' for standard output)\n");
-        return 2;
-    }
+    if (optind < argc)
+        return cli_bad(PROG, "unexpected argument '%s' (see chase devices --help)", argv[optind]);
+    if (json_path && !*json_path)
+        return cli_bad(PROG, "--json needs a file name ('-' for standard output)");
 
     chase_err_t err;
     chase_err_clear(&err);
     chase_gpu_t *gpu = NULL;
-    int rc = chase_gpu_nvml_open(&gpu, &err);
+    int rc = chase_gpu_open(NULL, &gpu, &err);
     if (rc != CHASE_OK) {
-        fprintf(stderr, "chase devices: %s\n", err.msg);
+        fprintf(stderr, PROG ": %s\n", err.msg);
         if (rc == CHASE_ENOTFOUND)
             fprintf(stderr, "hint: on a machine without an NVIDIA GPU, try chase with the fake NVML the tests build: "
                             "CHASE_NVML_LIBRARY=build/tests/nvml/libnvidia-ml-fake.so chase devices\n");
         return 1; /* not the user's input at fault: no 2 */
     }
     int n = 0;
-    rc = gpu->ops->count(gpu->self, &n, &err);
-    if (rc != CHASE_OK) {
-        fprintf(stderr, "chase devices: %s\n", err.msg);
+    if ((rc = chase_gpu_count(gpu, &n, &err)) != CHASE_OK) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
         chase_gpu_free(gpu);
         return 1;
     }
-
-    int failed = 0;
-    cJSON *root = json_path ? cJSON_CreateObject() : NULL;
-    cJSON *list = root ? cJSON_AddArrayToObject(root, "devices") : NULL;
-    if (!json_path) {
-        if (n == 0)
-            printf("NVML sees no GPU.\n");
-        else
-            printf("%3s  %-22s %-40s %-16s %7s %7s %7s %7s %8s %14s\n", "GPU", "NAME", "UUID", "PCI BUS ID", "PL W",
-                   "DEF W", "MIN W", "MAX W", "POWER W", "ENERGY J");
+    chase_gpu_info_t *info = calloc(n > 0 ? (size_t)n : 1, sizeof *info);
+    char(*msgs)[sizeof err.msg] = calloc(n > 0 ? (size_t)n : 1, sizeof *msgs);
+    const char **errors = calloc(n > 0 ? (size_t)n : 1, sizeof *errors);
+    if (!info || !msgs || !errors) {
+        free(info);
+        free(msgs);
+        free(errors);
+        chase_gpu_free(gpu);
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
     }
+    int failed = 0;
     for (int i = 0; i < n; i++) {
-        chase_gpu_info_t in;
         chase_err_clear(&err);
-        rc = gpu->ops->info(gpu->self, i, &in, &err);
-        if (rc != CHASE_OK) {
+        if ((rc = chase_gpu_info(gpu, i, &info[i], &err)) != CHASE_OK) {
             failed = 1;
-            fprintf(stderr, "chase devices: %s\n", err.msg);
+            info[i].index = i;
+            snprintf(msgs[i], sizeof msgs[i], "%s", err.msg[0] ? err.msg : chase_strerror(rc));
+            errors[i] = msgs[i];
+            fprintf(stderr, PROG ": %s\n", msgs[i]);
         }
-        if (list)
-            cJSON_AddItemToArray(list, device_json(&in, rc == CHASE_OK ? NULL : err.msg));
-        else if (rc == CHASE_OK)
-            print_row(stdout, &in);
-        else
-            printf("%3d  (failed: %s)\n", i, chase_strerror(rc));
     }
     chase_gpu_free(gpu);
-
-    if (root && cli_write_json("chase devices", json_path, root))
-        return 1;
-    return failed ? 1 : 0;
+    int status = failed ? 1 : 0;
+    if (json_path) {
+        char *text = NULL;
+        if (chase_report_devices_json(info, errors, n, &text, &err) != CHASE_OK ||
+            chase_report_write(json_path, text, &err) != CHASE_OK) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            status = 1;
+        }
+        free(text);
+    } else if (n == 0) {
+        printf("NVML sees no GPU.\n");
+    } else {
+        printf("%3s  %-22s %-40s %-16s %7s %7s %7s %7s %8s %14s\n", "GPU", "NAME", "UUID", "PCI BUS ID", "PL W",
+               "DEF W", "MIN W", "MAX W", "POWER W", "ENERGY J");
+        for (int i = 0; i < n; i++)
+            if (errors[i])
+                printf("%3d  (failed: %s)\n", i, errors[i]);
+            else
+                print_row(stdout, &info[i]);
+    }
+    free(info);
+    free(msgs);
+    free(errors);
+    return status;
 }

@@ -1,5 +1,5 @@
-/* `chase forecast`: the forecast a model would have made at a given time, and `chase forecast eval`, the
- * rolling-origin evaluation of every model on a trace (the library's chase_forecast_evaluate). */
+/* `chase forecast`: the forecast a model would have made at a given time; `chase forecast eval` (its own file,
+ * cmd_forecast_eval.c) scores every model on a trace. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,9 +12,7 @@
 #include "chase/trace.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-
-#define PROG "chase forecast"
-#define MAX_MODELS 16
+#include "cli/forecast_args.h"
 
 static void usage(FILE *out)
 {
@@ -72,257 +70,66 @@ static void usage(FILE *out)
     fprintf(out, "See docs/forecasting.md for the models and the benchmark.\n");
 }
 
-typedef struct args {
-    const char *trace, *column, *at, *model, *models, *from, *to, *compare, *json, *horizon;
-    int lca, eval;
-} args_t;
-
-/* Parses "--name value" pairs; returns 0, 1 for --help/--list handled, or -1 on a bad option. */
-static int parse_args(int argc, char **argv, args_t *a)
+/* Returns -1 to go on, else the exit status (0 after --help or --list, 2 for bad input). */
+static int parse_args(int argc, char **argv, forecast_args_t *a)
 {
-    struct {
-        const char *name;
-        const char **dst;
-    } opts[] = {{"--trace", &a->trace},    {"--column", &a->column},          {"--at", &a->at},
-                {"--model", &a->model},    {"--models", &a->models},          {"--from", &a->from},
-                {"--to", &a->to},          {"--compare-column", &a->compare}, {"--json", &a->json},
-                {"--horizon", &a->horizon}};
-    int i = 1;
+    enum { O_TRACE = 256, O_COLUMN, O_LCA, O_AT, O_MODEL, O_MODELS, O_FROM, O_TO, O_COMPARE, O_JSON, O_HORIZON,
+           O_LIST };
+    static const struct option longopts[] = {
+        {"trace", required_argument, 0, O_TRACE},     {"column", required_argument, 0, O_COLUMN},
+        {"lca", no_argument, 0, O_LCA},               {"at", required_argument, 0, O_AT},
+        {"model", required_argument, 0, O_MODEL},     {"models", required_argument, 0, O_MODELS},
+        {"from", required_argument, 0, O_FROM},       {"to", required_argument, 0, O_TO},
+        {"compare-column", required_argument, 0, O_COMPARE}, {"json", required_argument, 0, O_JSON},
+        {"horizon", required_argument, 0, O_HORIZON}, {"list", no_argument, 0, O_LIST},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     if (argc > 1 && !strcmp(argv[1], "eval")) {
         a->eval = 1;
-        i = 2;
+        argv++;
+        argc--;
     }
-    for (; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(o, "--list")) {
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case O_TRACE: a->trace = optarg; break;
+        case O_COLUMN: a->column = optarg; break;
+        case O_LCA: a->lca = 1; break;
+        case O_AT: a->at = optarg; break;
+        case O_MODEL: a->model = optarg; break;
+        case O_MODELS: a->models = optarg; break;
+        case O_FROM: a->from = optarg; break;
+        case O_TO: a->to = optarg; break;
+        case O_COMPARE: a->compare = optarg; break;
+        case O_JSON: a->json = optarg; break;
+        case O_HORIZON: a->horizon = optarg; break;
+        case O_LIST:
             for (const chase_forecaster_ops_t *const *m = chase_forecaster_models(); *m; m++)
                 printf("%-14s %s\n", (*m)->name, (*m)->summary);
-            return 1;
+            return 0;
+        case 'h': usage(stdout); return 0;
+        default: return 2;
         }
-        if (!strcmp(o, "--lca")) {
-            a->lca = 1;
-            continue;
-        }
-        size_t k;
-        for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            if (!strcmp(o, opts[k].name))
-                break;
-        if (k == sizeof opts / sizeof opts[0]) {
-            fprintf(stderr, "%s: unknown option '%s' (see chase forecast --help)\n", PROG, o);
-            return -1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "%s: %s needs a value\n", PROG, o);
-            return -1;
-        }
-        *opts[k].dst = argv[++i];
     }
-    if (!a->trace) {
-        fprintf(stderr, "%s: --trace FILE is required (see chase forecast --help)\n", PROG);
-        return -1;
-    }
-    if (!a->eval && !a->at) {
-        fprintf(stderr, "%s: --at TIME is required for a forecast (or use 'chase forecast eval')\n", PROG);
-        return -1;
-    }
-    if (a->eval && (a->at || a->model)) {
-        fprintf(stderr, "%s: eval takes --models, not --at or --model\n", PROG);
-        return -1;
-    }
-    if (!a->eval && (a->models || a->from || a->to || a->compare)) {
-        fprintf(stderr, "%s: --models, --from, --to and --compare-column belong to 'chase forecast eval'\n", PROG);
-        return -1;
-    }
-    return 0;
+    if (optind < argc)
+        return cli_bad(PROG, "unexpected argument '%s' (see chase forecast --help)", argv[optind]);
+    if (!a->trace)
+        return cli_bad(PROG, "--trace FILE is required (see chase forecast --help)");
+    if (!a->eval && !a->at)
+        return cli_bad(PROG, "--at TIME is required for a forecast (or use 'chase forecast eval')");
+    if (a->eval && (a->at || a->model))
+        return cli_bad(PROG, "eval takes --models, not --at or --model");
+    if (!a->eval && (a->models || a->from || a->to || a->compare))
+        return cli_bad(PROG, "--models, --from, --to and --compare-column belong to 'chase forecast eval'");
+    return -1;
 }
 
-static int parse_time_opt(const char *name, const char *text, int64_t *out)
-{
-    chase_err_t err = {0};
-    if (chase_time_parse(text, out, &err) != CHASE_OK) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, name, err.msg[0] ? err.msg : "not an ISO-8601 time");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_horizon(const char *text, const chase_trace_t *tr, int64_t *out_s)
-{
-    chase_err_t err = {0};
-    double s;
-    if (chase_duration_parse(text, &s, &err) != CHASE_OK) {
-        fprintf(stderr, "%s: --horizon: %s\n", PROG, err.msg[0] ? err.msg : "not a duration");
-        return -1;
-    }
-    int64_t steps = (int64_t)llround(s / (double)tr->step_s);
-    if (s <= 0 || fabs(s - (double)(steps * tr->step_s)) > 1e-6 || steps < 1 || steps > CHASE_FORECAST_MAX_HORIZON) {
-        fprintf(stderr, "%s: --horizon %s must be 1 to %d steps of the trace's %lld s step\n", PROG, text,
-                CHASE_FORECAST_MAX_HORIZON, (long long)tr->step_s);
-        return -1;
-    }
-    *out_s = steps * tr->step_s;
-    return 0;
-}
-
-/* Name of a published-forecast column in the file's header, or NULL. */
-static const char *detect_compare_column(const char *path)
-{
-    static const char *known[] = {"dacf_forecast", "watttime_forecast"};
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char line[4096];
-    const char *found = NULL;
-    if (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        for (char *tok = strtok(line, ","); tok && !found; tok = strtok(NULL, ","))
-            for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-                if (!strcmp(tok, known[i]))
-                    found = known[i];
-    }
-    fclose(f);
-    return found;
-}
-
-/* Reads the published forecast column and aligns it with tr's samples (NAN where missing or filled). */
-static int read_compare(const args_t *a, const char *column, const chase_trace_t *tr, double **out)
-{
-    chase_trace_read_opts_t ro = {.column = column, .lca = a->lca};
-    chase_trace_t *c;
-    chase_err_t err = {0};
-    int rc = chase_trace_read_csv(a->trace, &ro, &c, &err);
-    if (rc != CHASE_OK)
-        return cli_fail(PROG, rc, &err);
-    if (c->step_s != tr->step_s) {
-        fprintf(stderr, "%s: column %s of %s has a %lld s step, the CI column %lld s\n", PROG, column, a->trace,
-                (long long)c->step_s, (long long)tr->step_s);
-        chase_trace_free(c);
-        return 2;
-    }
-    double *v = malloc(tr->n * sizeof *v);
-    if (!v) {
-        chase_trace_free(c);
-        fprintf(stderr, "%s: out of memory\n", PROG);
-        return 1;
-    }
-    for (size_t i = 0; i < tr->n; i++) {
-        long j = chase_trace_index(c, tr->start + (int64_t)i * tr->step_s);
-        v[i] = j >= 0 && !(c->filled && c->filled[j]) ? c->ci[j] : NAN;
-    }
-    chase_trace_free(c);
-    *out = v;
-    return 0;
-}
-
-static int cmd_eval(const args_t *a, const chase_trace_t *tr)
-{
-    chase_forecast_eval_opts_t eo = {.from = INT64_MIN, .to = INT64_MAX};
-    if (parse_horizon(a->horizon ? a->horizon : "1h", tr, &eo.horizon_s))
-        return 2;
-    if (a->from && parse_time_opt("--from", a->from, &eo.from))
-        return 2;
-    if (a->to && parse_time_opt("--to", a->to, &eo.to))
-        return 2;
-
-    const char *names[MAX_MODELS];
-    size_t nm = 0;
-    char list[1024];
-    if (a->models) {
-        if (strlen(a->models) >= sizeof list) {
-            fprintf(stderr, "%s: --models list too long\n", PROG);
-            return 2;
-        }
-        strcpy(list, a->models);
-        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-            const chase_forecaster_ops_t *const *m = chase_forecaster_models();
-            while (*m && strcmp((*m)->name, tok))
-                m++;
-            if (!*m) {
-                fprintf(stderr, "%s: unknown model '%s' in --models (see chase forecast --list)\n", PROG, tok);
-                return 2;
-            }
-            if (nm == MAX_MODELS) {
-                fprintf(stderr, "%s: at most %d models in --models\n", PROG, MAX_MODELS);
-                return 2;
-            }
-            names[nm++] = (*m)->name;
-        }
-        if (!nm) {
-            fprintf(stderr, "%s: --models is empty\n", PROG);
-            return 2;
-        }
-    } else {
-        for (const chase_forecaster_ops_t *const *m = chase_forecaster_models(); *m && nm < MAX_MODELS; m++)
-            names[nm++] = (*m)->name;
-    }
-
-    const char *ccol = a->compare ? a->compare : detect_compare_column(a->trace);
-    if (ccol && !strcmp(ccol, "none"))
-        ccol = NULL;
-    double *compare = NULL;
-    if (ccol) {
-        int rc = read_compare(a, ccol, tr, &compare);
-        if (rc && a->compare)
-            return rc;
-        if (rc) { /* found by itself: the evaluation goes on without it (read_compare said why) */
-            fprintf(stderr, "%s: evaluating without the %s column\n", PROG, ccol);
-            ccol = NULL;
-        } else {
-            eo.compare = compare;
-            eo.compare_name = ccol;
-        }
-    }
-
-    chase_forecast_score_t rows[MAX_MODELS + 1];
-    chase_err_t err = {0};
-    int rc = chase_forecast_evaluate(tr, names, nm, &eo, rows, &err);
-    free(compare);
-    if (rc != CHASE_OK)
-        return cli_fail(PROG, rc, &err);
-    size_t nrows = nm + (ccol ? 1 : 0);
-    double horizon_h = (double)eo.horizon_s / 3600.0;
-
-    if (a->json) {
-        cJSON *root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "trace", tr->name);
-        cJSON_AddNumberToObject(root, "horizon_h", horizon_h);
-        cJSON *res = cJSON_AddArrayToObject(root, "results");
-        for (size_t i = 0; i < nrows; i++) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "model", rows[i].model);
-            cli_json_number(o, "mape_pct", rows[i].mape_pct);
-            cli_json_number(o, "mae_g_per_kwh", rows[i].mae_g_per_kwh);
-            cJSON_AddNumberToObject(o, "n", (double)rows[i].n);
-            cJSON_AddNumberToObject(o, "n_fallback", (double)rows[i].n_fallback);
-            cli_json_number(o, "ratio_to_persistence", rows[i].ratio_to_persistence);
-            cJSON_AddItemToArray(res, o);
-        }
-        return (cli_write_json(PROG, a->json, root) ? 1 : 0);
-    }
-    char t0[32], t1[32];
-    int64_t from = eo.from == INT64_MIN ? tr->start + (int64_t)(tr->n / 2) * tr->step_s : eo.from;
-    printf("Forecast evaluation on %s: horizon %g h (%lld steps of %lld s), targets from %s%s%s\n", tr->name, horizon_h,
-           (long long)(eo.horizon_s / tr->step_s), (long long)tr->step_s, chase_time_format(from, t0, sizeof t0),
-           eo.to == INT64_MAX ? "" : " to ", eo.to == INT64_MAX ? "" : chase_time_format(eo.to, t1, sizeof t1));
-    printf("%-18s %8s %10s %7s %10s %9s\n", "model", "MAPE %", "MAE g/kWh", "n", "ratio", "fallback");
-    for (size_t i = 0; i < nrows; i++)
-        printf("%-18s %8.2f %10.2f %7zu %10.3f %9zu\n", rows[i].model, rows[i].mape_pct, rows[i].mae_g_per_kwh,
-               rows[i].n, rows[i].ratio_to_persistence, rows[i].n_fallback);
-    if (ccol)
-        printf("(%s: the published forecast from the file, scored on the same hours)\n", ccol);
-    return 0;
-}
-
-static int cmd_at(const args_t *a, const chase_trace_t *tr)
+static int cmd_at(const forecast_args_t *a, const chase_trace_t *tr)
 {
     int64_t at, horizon_s;
-    if (parse_time_opt("--at", a->at, &at))
+    if (cli_forecast_time("--at", a->at, &at))
         return 2;
-    if (parse_horizon(a->horizon ? a->horizon : "24h", tr, &horizon_s))
+    if (cli_forecast_horizon(a->horizon ? a->horizon : "24h", tr, &horizon_s))
         return 2;
     int h = (int)(horizon_s / tr->step_s);
     int64_t end = chase_trace_end(tr);
@@ -405,8 +212,11 @@ static int cmd_at(const args_t *a, const chase_trace_t *tr)
             cli_json_number(o, "actual_g_per_kwh", actual);
             cJSON_AddItemToArray(arr, o);
         } else {
-            printf("%-21s %10.2f %10.2f %10.2f %10.2f\n", chase_time_format(t, ts, sizeof ts), mean[k - 1], lo[k - 1],
-                   hi[k - 1], actual);
+            char c[4][32];
+            const double v[4] = {mean[k - 1], lo[k - 1], hi[k - 1], actual};
+            for (int q = 0; q < 4; q++)
+                snprintf(c[q], sizeof c[q], isfinite(v[q]) ? "%.2f" : "-", v[q]);
+            printf("%-21s %10s %10s %10s %10s\n", chase_time_format(t, ts, sizeof ts), c[0], c[1], c[2], c[3]);
         }
     }
     return root ? (cli_write_json(PROG, a->json, root) ? 1 : 0) : 0;
@@ -414,17 +224,19 @@ static int cmd_at(const args_t *a, const chase_trace_t *tr)
 
 int chase_cmd_forecast(int argc, char **argv)
 {
-    args_t a = {0};
+    forecast_args_t a = {0};
     int p = parse_args(argc, argv, &a);
-    if (p)
-        return p > 0 ? 0 : 2;
+    if (p >= 0)
+        return p;
     chase_trace_read_opts_t ro = {.column = a.column, .lca = a.lca};
     chase_trace_t *tr;
     chase_err_t err = {0};
     int rc = chase_trace_read_csv(a.trace, &ro, &tr, &err);
     if (rc != CHASE_OK)
         return cli_fail(PROG, rc, &err);
-    int status = a.eval ? cmd_eval(&a, tr) : cmd_at(&a, tr);
+    if (tr->note[0])
+        fprintf(stderr, PROG ": note: %s\n", tr->note);
+    int status = a.eval ? cli_forecast_eval(&a, tr) : cmd_at(&a, tr);
     chase_trace_free(tr);
     return status;
 }

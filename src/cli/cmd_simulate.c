@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "chase/forecast.h"
 #include "chase/gridmodel.h"
 #include "chase/profile.h"
@@ -23,6 +21,8 @@
 #define DEFAULT_START "2023-03-06T00:00:00Z"
 #define MAX_POLICIES 16
 #define HISTORY_S (14 * 86400)
+#define MAX_JOB_YEARS 5
+#define MAX_JOB_S (MAX_JOB_YEARS * 365.25 * 86400)
 
 static void usage(FILE *out)
 {
@@ -93,39 +93,15 @@ static void list_builtins(void)
 typedef struct options {
     const char *trace, *column, *grid, *profile, *workload, *policies, *forecaster, *json, *timeline, *svg;
     const char *start;
-    int lca, gpus;
+    int lca, gpus, quiet_table;
     double epochs, hours, period_s, seed;
     chase_policy_params_t params;
 } options_t;
 
-static int load_profile(const options_t *o, chase_profile_t **out, chase_err_t *err)
-{
-    const char *spec = o->profile ? o->profile : DEFAULT_PROFILE;
-    size_t n = strlen(spec);
-    if (n > 5 && !strcmp(spec + n - 5, ".json"))
-        return chase_profile_read_json(spec, out, err);
-    if (n > 4 && !strcmp(spec + n - 4, ".csv")) {
-        if (!o->workload)
-            return chase_err_set(err, CHASE_EINVAL, "--profile %s is a Zeus CSV: say which workload with --workload "
-                                                    "DATASET/NETWORK/BATCH/OPTIMIZER", spec);
-        return chase_profile_read_zeus_csv(spec, o->workload, out, err);
-    }
-    return chase_profile_builtin(spec, out, err);
-}
-
-/* Result of one policy, with the savings against max. */
-typedef struct result {
-    const char *policy;
-    chase_totals_t tot;
-    chase_ledger_t ledger;
-    double slowdown_pct, carbon_saving_pct, energy_saving_pct;
-    double efficiency_pp, timing_pp; /* the saving of one fixed limit with the same slowdown, and the rest */
-} result_t;
-
 /* Rounds away the sign of values that print as zero ("-0.00"). */
 static double shown(double v) { return fabs(v) < 0.005 ? 0 : v; }
 
-static void print_table(const result_t *r, size_t n, const char *unit_note)
+static void print_table(const chase_policy_result_t *r, size_t n, const char *unit_note)
 {
     printf("%-12s %9s %10s %11s %10s %9s %9s %11s %10s %8s\n", "policy", "time h", "slowdown%", "energy kWh",
            "carbon kg", "carbon", "energy", "efficiency", "timing", "mean PL");
@@ -133,69 +109,33 @@ static void print_table(const result_t *r, size_t n, const char *unit_note)
            "part pp", "W");
     for (size_t i = 0; i < n; i++)
         printf("%-12s %9.2f %10.2f %11.3f %10.3f %9.2f %9.2f %11.2f %10.2f %8.1f\n", r[i].policy,
-               r[i].tot.time_s / 3600, shown(r[i].slowdown_pct), r[i].tot.energy_j / 3.6e6, r[i].tot.carbon_g / 1000,
+               r[i].totals.time_s / 3600, shown(r[i].slowdown_pct), r[i].totals.energy_j / 3.6e6,
+               r[i].totals.carbon_g / 1000,
                shown(r[i].carbon_saving_pct), shown(r[i].energy_saving_pct), shown(r[i].efficiency_pp),
                shown(r[i].timing_pp),
-               r[i].tot.mean_setting);
+               r[i].totals.mean_setting);
     printf("\nSavings are against max. Efficiency part: what one fixed limit with the same slowdown saves (the best\n"
            "carbon-blind setting, as Zeus would pick it); timing part: the rest, from following the grid. %s\n",
            unit_note);
 }
 
-static cJSON *results_json(const options_t *o, const chase_trace_t *trace, const chase_profile_t *prof,
-                           double start, double work, const result_t *r, size_t n)
-{
-    char buf[32];
-    cJSON *root = cJSON_CreateObject(), *t = cJSON_AddObjectToObject(root, "trace");
-    cJSON_AddStringToObject(t, "name", trace->name);
-    cJSON_AddStringToObject(t, "start", chase_time_format((int64_t)start, buf, sizeof buf));
-    double end = start;
-    for (size_t i = 0; i < n; i++)
-        end = fmax(end, start + r[i].tot.time_s);
-    cJSON_AddStringToObject(t, "end", chase_time_format((int64_t)ceil(end), buf, sizeof buf));
-    cJSON_AddNumberToObject(t, "period_s", o->period_s);
-    cJSON_AddNumberToObject(t, "step_s", (double)trace->step_s);
-    cJSON *p = cJSON_AddObjectToObject(root, "profile");
-    cJSON_AddStringToObject(p, "name", prof->name);
-    cJSON *pls = cJSON_AddArrayToObject(p, "power_limits_w");
-    for (size_t i = 0; i < prof->n; i++)
-        cJSON_AddItemToArray(pls, cJSON_CreateNumber(prof->pts[i].setting));
-    cJSON *j = cJSON_AddObjectToObject(root, "job");
-    cJSON_AddNumberToObject(j, "work", work);
-    cJSON_AddStringToObject(j, "unit", prof->unit);
-    cJSON_AddNumberToObject(j, "gpus", o->gpus);
-    cJSON_AddNumberToObject(root, "budget_pct", o->params.budget_pct);
-    cJSON *res = cJSON_AddArrayToObject(root, "results");
-    for (size_t i = 0; i < n; i++) {
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "policy", r[i].policy);
-        cJSON_AddNumberToObject(x, "time_s", r[i].tot.time_s);
-        cJSON_AddNumberToObject(x, "energy_j", r[i].tot.energy_j);
-        cJSON_AddNumberToObject(x, "carbon_g", r[i].tot.carbon_g);
-        cJSON_AddNumberToObject(x, "slowdown_pct", r[i].slowdown_pct);
-        cJSON_AddNumberToObject(x, "carbon_saving_pct", r[i].carbon_saving_pct);
-        cJSON_AddNumberToObject(x, "energy_saving_pct", r[i].energy_saving_pct);
-        cJSON_AddNumberToObject(x, "efficiency_part_pct", r[i].efficiency_pp);
-        cJSON_AddNumberToObject(x, "timing_part_pct", r[i].timing_pp);
-        cJSON_AddNumberToObject(x, "mean_power_limit_w", r[i].tot.mean_setting);
-        cJSON_AddItemToArray(res, x);
-    }
-    return root;
-}
-
-static int write_outputs(const options_t *o, const chase_trace_t *trace, const chase_profile_t *prof, double start,
-                         double work, const result_t *r, size_t n)
+static int write_outputs(const options_t *o, const chase_comparison_t *c)
 {
     int status = 0;
-    if (o->json) {
-        if (cli_write_json(PROG, o->json, results_json(o, trace, prof, start, work, r, n)))
-            status = -1;
-    }
-    chase_report_run_t runs[MAX_POLICIES];
-    for (size_t i = 0; i < n; i++)
-        runs[i] = (chase_report_run_t){r[i].policy, &r[i].ledger};
     chase_err_t err;
     chase_err_clear(&err);
+    if (o->json) {
+        char *text = NULL;
+        if (chase_report_simulate_json(c, &text, &err) != CHASE_OK || chase_report_write(o->json, text, &err))
+            status = -1;
+        free(text);
+    }
+    const chase_trace_t *trace = c->trace;
+    const chase_profile_t *prof = c->profile;
+    size_t n = c->n;
+    chase_report_run_t runs[MAX_POLICIES + 1];
+    for (size_t i = 0; i < n; i++)
+        runs[i] = (chase_report_run_t){c->results[i].policy, &c->results[i].ledger};
     if (o->timeline) {
         FILE *f = cli_open_out(PROG, o->timeline);
         if (!f || chase_report_timeline_csv(f, runs, n, &err) != CHASE_OK || cli_close_out(PROG, o->timeline, f))
@@ -303,6 +243,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         fprintf(stderr, PROG ": --column and --lca apply to --trace files\n");
         return 2;
     }
+    /* "-" means that output alone on standard output, so it can be piped (chase simulate --json - | jq). */
+    int dashes = (o->json && !strcmp(o->json, "-")) + (o->timeline && !strcmp(o->timeline, "-")) +
+                 (o->svg && !strcmp(o->svg, "-"));
+    if (dashes > 1)
+        return cli_bad(PROG, "only one of --json, --timeline and --svg can write to standard output ('-')");
+    o->quiet_table = dashes == 1;
     return -1;
 }
 
@@ -339,8 +285,9 @@ int chase_cmd_simulate(int argc, char **argv)
     chase_err_clear(&err);
     chase_profile_t *prof = NULL;
     chase_trace_t *trace = NULL;
-    result_t res[MAX_POLICIES + 1];
-    int n_res = 0, rc, status = 1;
+    chase_policy_result_t res[MAX_POLICIES + 1];
+    size_t n_res = 0;
+    int rc, status = 1;
     char *list = strdup(o.policies ? o.policies : DEFAULT_POLICIES);
     const char *names[MAX_POLICIES + 1];
     memset(res, 0, sizeof res);
@@ -350,7 +297,7 @@ int chase_cmd_simulate(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if ((rc = load_profile(&o, &prof, &err)) != CHASE_OK) {
+    if ((rc = chase_profile_open(o.profile ? o.profile : DEFAULT_PROFILE, o.workload, &prof, &err)) != CHASE_OK) {
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
@@ -358,16 +305,16 @@ int chase_cmd_simulate(int argc, char **argv)
                   : o.hours > 0 ? o.hours * 3600 * chase_profile_top_throughput(prof)
                   : !strcmp(prof->unit, "epoch") ? 90
                   : 72 * 3600 * chase_profile_top_throughput(prof);
-    double t_max = work / chase_profile_top_throughput(prof);
-    /* Worst case any policy can take: the slowest measured limit the whole way. */
-    double t_worst = work / prof->pts[0].throughput;
-    for (size_t i = 0; i < prof->n; i++)
-        t_worst = fmax(t_worst, work / prof->pts[i].throughput);
-
+    double t_max = work / chase_profile_top_throughput(prof), t_worst = chase_sim_worst_time(prof, work);
+    if (t_max > MAX_JOB_S) {
+        /* A bound that catches typos (--epochs 1e7 would run for an hour and mean nothing). */
+        status = cli_bad(PROG, "a job of %g %s%s takes %.0f years at the top limit: is that a typo? (at most %d years)",
+                         work, prof->unit, work == 1 ? "" : "s", t_max / (365.25 * 86400), MAX_JOB_YEARS);
+        goto out;
+    }
     int64_t start = 0;
     if (o.start && (rc = chase_time_parse(o.start, &start, &err)) != CHASE_OK) {
-        fprintf(stderr, PROG ": --start: %s\n", err.msg);
-        status = 2;
+        status = cli_bad(PROG, "--start: %s", err.msg);
         goto out;
     }
     if (o.trace) {
@@ -376,20 +323,16 @@ int chase_cmd_simulate(int argc, char **argv)
             status = cli_fail(PROG, rc, &err);
             goto out;
         }
-        if (!o.start) {
-            /* A week of known past when the trace is long enough for it and the job. */
-            int64_t week = trace->start + 7 * 86400;
-            start = (double)(chase_trace_end(trace) - week) >= t_worst * 1.05 ? week : trace->start;
-        }
+        if (trace->note[0])
+            fprintf(stderr, PROG ": note: %s\n", trace->note);
+        if (!o.start)
+            start = chase_sim_default_start(trace, t_worst);
     } else {
-        const char *grid = o.grid ? o.grid : DEFAULT_GRID;
         if (!o.start)
             chase_time_parse(DEFAULT_START, &start, NULL);
         start -= start % 3600;
-        /* The model also makes the two weeks before the start: the past the forecaster and policies learn from. */
-        size_t hours = (size_t)ceil((HISTORY_S + t_worst * 1.05 + 2 * o.period_s) / 3600) + 1;
-        if ((rc = chase_gridmodel_generate(grid, start - HISTORY_S, hours, (uint64_t)o.seed, &trace, &err)) !=
-            CHASE_OK) {
+        if ((rc = chase_sim_grid_trace(o.grid ? o.grid : DEFAULT_GRID, start, HISTORY_S, t_worst, o.period_s,
+                                       (uint64_t)o.seed, &trace, &err)) != CHASE_OK) {
             status = cli_fail(PROG, rc, &err);
             goto out;
         }
@@ -413,57 +356,39 @@ int chase_cmd_simulate(int argc, char **argv)
     spec.forecaster = o.forecaster;
     spec.params = o.params;
 
-    /* max is the baseline of every saving: run it first, shown or not. */
+    /* max is the baseline of every saving: it runs first, shown or not. */
     int show_max = 0;
     for (int i = 0; i < n_pol; i++)
         show_max |= !strcmp(names[i], "max");
-    const char *order[MAX_POLICIES + 1];
-    int n_order = 0;
-    order[n_order++] = "max";
-    for (int i = 0; i < n_pol; i++)
-        if (strcmp(names[i], "max"))
-            order[n_order++] = names[i];
-    for (int i = 0; i < n_order; i++) {
-        result_t *r = &res[n_res++];
-        r->policy = order[i];
-        chase_ledger_init(&r->ledger);
-        if ((rc = chase_simulate_policy(&spec, order[i], &r->ledger, &r->tot, &err)) != CHASE_OK) {
-            fprintf(stderr, PROG ": policy %s: %s\n", order[i], err.msg[0] ? err.msg : chase_strerror(rc));
-            status = chase_exit_status(rc);
-            goto out;
-        }
-        const chase_totals_t *b = &res[0].tot;
-        r->slowdown_pct = 100 * (r->tot.time_s / b->time_s - 1);
-        r->carbon_saving_pct = 100 * (1 - r->tot.carbon_g / b->carbon_g);
-        r->energy_saving_pct = 100 * (1 - r->tot.energy_j / b->energy_j);
-        if (i > 0) {
-            /* Split the saving: a fixed limit given the same time gets the efficiency part. */
-            chase_sim_spec_t fixed = spec;
-            chase_totals_t ft;
-            fixed.params.budget_pct = fmax(0, r->slowdown_pct);
-            if ((rc = chase_simulate_policy(&fixed, "static", NULL, &ft, &err)) != CHASE_OK) {
-                status = cli_fail(PROG, rc, &err);
-                goto out;
-            }
-            r->efficiency_pp = 100 * (1 - ft.carbon_g / b->carbon_g);
-            r->timing_pp = r->carbon_saving_pct - r->efficiency_pp;
-        }
+    if ((rc = chase_simulate_compare(&spec, names, (size_t)n_pol, res, &n_res, &err)) != CHASE_OK) {
+        status = cli_fail(PROG, rc, &err);
+        goto out;
     }
-    result_t *visible = show_max ? res : res + 1;
-    size_t n_shown = (size_t)(show_max ? n_res : n_res - 1);
+    for (size_t i = 0; i < n_res; i++)
+        if (res[i].info.warn)
+            fprintf(stderr, PROG ": warning: policy %s: %s\n", res[i].policy, res[i].info.note);
+    chase_comparison_t cmp = {.trace = trace,
+                              .profile = prof,
+                              .start = (double)start,
+                              .work = work,
+                              .period_s = o.period_s,
+                              .budget_pct = o.params.budget_pct,
+                              .n_gpus = o.gpus,
+                              .results = show_max ? res : res + 1,
+                              .n = show_max ? n_res : n_res - 1};
 
-    char a[32], note[200];
-    chase_time_format(start, a, sizeof a);
-    printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
-           work == 1 ? "" : "s", t_max / 3600, chase_profile_max_setting(prof), o.gpus, o.gpus > 1 ? "s" : "");
-    printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
-           o.params.budget_pct);
-    snprintf(note, sizeof note, "Budget applies to static, budget and oracle.");
-    print_table(visible, n_shown, note);
-    status = write_outputs(&o, trace, prof, (double)start, work, visible, n_shown) ? 1 : 0;
+    if (!o.quiet_table) {
+        char a[32];
+        chase_time_format(start, a, sizeof a);
+        printf("chase simulate: %s, %g %s%s (%.1f h at %g W), %d GPU%s\n", prof->name, work, prof->unit,
+               work == 1 ? "" : "s", t_max / 3600, chase_profile_max_setting(prof), o.gpus, o.gpus > 1 ? "s" : "");
+        printf("grid: %s from %s, %g-min periods, budget %g %%\n\n", trace->name, a, o.period_s / 60,
+               o.params.budget_pct);
+        print_table(cmp.results, cmp.n, "Budget applies to static, budget and oracle.");
+    }
+    status = write_outputs(&o, &cmp) ? 1 : 0;
 out:
-    for (int i = 0; i < n_res; i++)
-        chase_ledger_free(&res[i].ledger);
+    chase_policy_results_free(res, n_res);
     chase_trace_free(trace);
     chase_profile_free(prof);
     free(list);

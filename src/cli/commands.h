@@ -7,5 +7,6 @@ int chase_cmd_forecast(int argc, char **argv);
 int chase_cmd_devices(int argc, char **argv);
 int chase_cmd_run(int argc, char **argv);
 int chase_cmd_signal(int argc, char **argv);
+int chase_cmd_restore(int argc, char **argv);
 
 #endif

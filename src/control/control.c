@@ -55,14 +55,11 @@ typedef struct loop {
     chase_signal_t *signal;
     chase_forecaster_t *forecaster;
     chase_policy_t *policy;
-    chase_gpu_t *gpu;
+    chase_gpu_group_t *gpus;
     chase_job_t *job;
     chase_ledger_t *ledger;
-    int *gpus;
-    double *orig_pl, *energy;
-    int n_gpus;
-    int observe_only;
-    double current_pl;
+    double energy; /* the group's energy counter at the end of the last row */
+    double work;   /* the job's work done at the end of the last row */
     history_t hist;
     chase_hull_t hull;
     int signal_down; /* the signal has no usable data now (a chain past its max_stale): run the safe policy */
@@ -175,40 +172,15 @@ static double forecast_period(loop_t *L, double a, double b)
     return isfinite(mean[h - 1]) ? mean[h - 1] : fallback;
 }
 
-static int set_all(loop_t *L, double w, chase_err_t *err)
+/* Energy the group used since the last reading. */
+static int read_energy(loop_t *L, double *delta, chase_err_t *err)
 {
-    if (L->cfg->dry_run || L->observe_only || w == L->current_pl)
-        return CHASE_OK;
-    for (int i = 0; i < L->n_gpus; i++) {
-        chase_err_t e;
-        chase_err_clear(&e);
-        int rc = L->gpu->ops->set_power_limit(L->gpu->self, L->gpus[i], w, &e);
-        if (rc == CHASE_EPERM) {
-            warn(L, "no permission to set GPU power limits: continuing in observe-only mode "
-                    "(run as root or grant the right to set limits to apply decisions)");
-            L->observe_only = 1;
-            return CHASE_OK;
-        }
-        if (rc != CHASE_OK)
-            return chase_err_set(err, rc, "setting GPU %d to %.0f W: %s", L->gpus[i], w, e.msg);
-    }
-    L->current_pl = w;
-    return CHASE_OK;
-}
-
-static int read_energy(loop_t *L, double *total, chase_err_t *err)
-{
-    *total = 0;
-    for (int i = 0; i < L->n_gpus; i++) {
-        double j;
-        chase_err_t e;
-        chase_err_clear(&e);
-        int rc = L->gpu->ops->energy(L->gpu->self, L->gpus[i], &j, &e);
-        if (rc != CHASE_OK)
-            return chase_err_set(err, rc, "reading the energy of GPU %d: %s", L->gpus[i], e.msg);
-        *total += j - L->energy[i];
-        L->energy[i] = j;
-    }
+    double total;
+    int rc = chase_gpu_group_energy(L->gpus, &total, err);
+    if (rc != CHASE_OK)
+        return rc;
+    *delta = total - L->energy;
+    L->energy = total;
     return CHASE_OK;
 }
 
@@ -231,6 +203,9 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     double now = L->job->ops->now(L->job->self);
     if (now > a)
         a = now;
+    /* A row starts where the last one ended (on the wall clock, deciding takes a moment): no gap in the ledger. */
+    if (L->ledger->mark.set && L->ledger->mark.t < a - 1e-6)
+        a = L->ledger->mark.t;
     if (b <= a)
         b = a + cfg->period_s;
     int rc = update_history(L, now, err);
@@ -270,18 +245,21 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
     };
     chase_decision_t set;
     if (L->signal_down) {
-        set = (chase_decision_t){.n = 1, .value = {chase_profile_max_setting(L->profile)}, .share = {1}};
+        set = (chase_decision_t){.knob = L->profile->knob, .n = 1, .value = {chase_profile_max_setting(L->profile)},
+                                 .share = {1}};
         row.stale = 1;
     } else if ((rc = chase_policy_decide(L->policy, &ctx, &set, err)) != CHASE_OK) {
         return rc;
     }
-    double work0 = ctx.work_done, seg_start = a, ci_time = 0, pl_time = 0;
+    double seg_start = a, ci_time = 0, pl_time = 0, decided_time = 0;
+    /* Observed only, the GPUs keep whatever they hold: the row says that, not what the policy decided. */
+    double in_force = chase_gpu_group_observe_only(L->gpus) ? chase_gpu_group_in_force(L->gpus) : NAN;
     int stopped = CHASE_OK; /* the job was interrupted: account for the part of the period that ran, then stop */
     for (int i = 0; i < set.n && !*finished && stopped == CHASE_OK; i++) {
         if (set.share[i] <= 0)
             continue;
         double seg_end = i == set.n - 1 ? b : seg_start + set.share[i] * (b - a);
-        if ((rc = set_all(L, set.value[i], err)) != CHASE_OK)
+        if ((rc = chase_gpu_group_apply(L->gpus, set.value[i], err)) != CHASE_OK)
             return rc;
         stopped = L->job->ops->run_until(L->job->self, seg_end, finished, err);
         double end = L->job->ops->now(L->job->self), e;
@@ -292,92 +270,70 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         row.energy_j += e;
         row.carbon_g += e * ci / 3.6e6;
         ci_time += ci * (end - seg_start);
-        pl_time += set.value[i] * (end - seg_start);
+        double held = chase_gpu_group_observe_only(L->gpus) ? chase_gpu_group_in_force(L->gpus) : set.value[i];
+        if (!isfinite(held))
+            held = isfinite(in_force) ? in_force : set.value[i];
+        pl_time += held * (end - seg_start);
+        decided_time += set.value[i] * (end - seg_start);
         seg_start = end;
     }
     row.end = seg_start;
     double d = row.end - row.start;
     row.ci = d > 0 ? ci_time / d : row.ci_forecast;
-    row.setting = d > 0 ? pl_time / d : set.value[0];
+    row.setting = d > 0 ? pl_time / d : isfinite(in_force) ? in_force : set.value[0];
+    row.decided = d > 0 ? decided_time / d : set.value[0];
     row.knob = L->profile->knob;
-    row.work = L->job->ops->work_done(L->job->self) - work0;
+    double work = L->job->ops->work_done(L->job->self);
+    row.work = work - L->work;
+    L->work = work;
     if (chase_ledger_append(L->ledger, &row) != CHASE_OK)
         return stopped ? stopped : chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    L->ledger->mark = (chase_ledger_mark_t){1, row.end, L->work, L->energy};
     if (cfg->on_period)
         cfg->on_period(cfg->on_period_arg, &row);
     return stopped;
 }
 
-/* Puts every GPU back at the limit it had before the run; keeps going past failures and reports the first. */
-static int restore(loop_t *L, chase_err_t *err)
-{
-    int first = CHASE_OK;
-    if (L->cfg->dry_run || L->observe_only)
-        return CHASE_OK;
-    for (int i = 0; i < L->n_gpus; i++) {
-        if (isnan(L->orig_pl[i]))
-            continue;
-        chase_err_t e;
-        chase_err_clear(&e);
-        int rc = L->gpu->ops->set_power_limit(L->gpu->self, L->gpus[i], L->orig_pl[i], &e);
-        if (rc != CHASE_OK && first == CHASE_OK)
-            first = chase_err_set(err, rc, "restoring GPU %d to %.0f W: %s", L->gpus[i], L->orig_pl[i], e.msg);
-    }
-    return first;
-}
-
 int chase_control_run(const chase_control_config_t *cfg, const chase_profile_t *profile, chase_signal_t *signal,
-                      chase_forecaster_t *forecaster, chase_policy_t *policy, chase_gpu_t *gpu, chase_job_t *job,
-                      chase_ledger_t *ledger, chase_err_t *err)
+                      chase_forecaster_t *forecaster, chase_policy_t *policy, chase_gpu_group_t *gpus,
+                      chase_job_t *job, chase_ledger_t *ledger, chase_err_t *err)
 {
     if (!(cfg->period_s >= 1) || !isfinite(cfg->period_s))
         return chase_err_set(err, CHASE_EINVAL, "the control period must be at least 1 s (got %g)", cfg->period_s);
-    if (!profile || profile->n == 0 || !signal || !policy || !gpu || !job || !ledger)
+    if (!profile || profile->n == 0 || !signal || !policy || !gpus || !job || !ledger)
         return chase_err_set(err, CHASE_EINVAL, "chase_control_run: missing argument");
+    if (profile->knob != chase_gpu_group_knob(gpus))
+        return chase_err_set(err, CHASE_EINVAL, "the profile's %s is not what the GPU group sets (%s)",
+                             chase_knob_name(profile->knob), chase_knob_name(chase_gpu_group_knob(gpus)));
     loop_t L = {.cfg = cfg, .profile = profile, .signal = signal, .forecaster = forecaster, .policy = policy,
-                .gpu = gpu, .job = job, .ledger = ledger, .current_pl = NAN};
+                .gpus = gpus, .job = job, .ledger = ledger};
     skill_init(&L.skill);
     L.score_ahead = chase_policy_uses_ahead(policy);
-    int rc, total = 0;
-    if ((rc = gpu->ops->count(gpu->self, &total, err)) != CHASE_OK)
-        return rc;
-    L.n_gpus = cfg->gpus ? cfg->n_gpus : total;
-    if (L.n_gpus < 1)
-        return chase_err_set(err, CHASE_ENOTFOUND, "no GPU to drive");
-    L.gpus = malloc((size_t)L.n_gpus * sizeof *L.gpus);
-    L.orig_pl = malloc((size_t)L.n_gpus * sizeof *L.orig_pl);
-    L.energy = malloc((size_t)L.n_gpus * sizeof *L.energy);
-    if (!L.gpus || !L.orig_pl || !L.energy) {
-        rc = chase_err_set(err, CHASE_ENOMEM, "out of memory");
-        goto out;
+    /* Go on from where the rows already in the ledger ended (after profiling), or from now. */
+    const chase_ledger_mark_t *m = &ledger->mark;
+    int resume = cfg->resume && m->set;
+    if (!resume)
+        ledger->mark.set = 0;
+    int rc = CHASE_OK;
+    if (resume) {
+        L.energy = m->energy_j;
+        L.work = m->work;
+    } else {
+        L.work = job->ops->work_done(job->self);
+        rc = chase_gpu_group_energy(gpus, &L.energy, err);
     }
-    for (int i = 0; i < L.n_gpus; i++) {
-        L.gpus[i] = cfg->gpus ? cfg->gpus[i] : i;
-        L.orig_pl[i] = NAN;
+    if (rc == CHASE_OK)
+        rc = chase_hull_build(profile, &L.hull, err);
+    if (rc == CHASE_OK) {
+        double t0 = resume ? m->t : job->ops->now(job->self);
+        int finished = 0;
+        for (size_t k = 0; !finished; k++)
+            if ((rc = run_period(&L, k, t0, &finished, err)) != CHASE_OK)
+                break;
     }
-    for (int i = 0; i < L.n_gpus; i++) {
-        if (L.gpus[i] < 0 || L.gpus[i] >= total) {
-            rc = chase_err_set(err, CHASE_ENOTFOUND, "GPU %d does not exist (found %d)", L.gpus[i], total);
-            goto out;
-        }
-        chase_gpu_info_t info;
-        if ((rc = gpu->ops->info(gpu->self, L.gpus[i], &info, err)) != CHASE_OK)
-            goto out;
-        L.orig_pl[i] = info.pl_w;
-        if ((rc = gpu->ops->energy(gpu->self, L.gpus[i], &L.energy[i], err)) != CHASE_OK)
-            goto out;
-    }
-    if ((rc = chase_hull_build(profile, &L.hull, err)) != CHASE_OK)
-        goto out;
-    double t0 = job->ops->now(job->self);
-    int finished = 0;
-    for (size_t k = 0; !finished; k++)
-        if ((rc = run_period(&L, k, t0, &finished, err)) != CHASE_OK)
-            break;
-out:;
     chase_err_t rerr;
     chase_err_clear(&rerr);
-    int rrc = restore(&L, &rerr);
+    int rrc = chase_gpu_group_restore(gpus, &rerr);
     if (rc == CHASE_OK && rrc != CHASE_OK) {
         rc = rrc;
         if (err)
@@ -385,8 +341,5 @@ out:;
     }
     chase_hull_free(&L.hull);
     free(L.hist.v);
-    free(L.gpus);
-    free(L.orig_pl);
-    free(L.energy);
     return rc;
 }

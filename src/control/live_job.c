@@ -1,12 +1,17 @@
 /* The live job: the training command as a child process, driven on the wall clock.
  *
- * One poll waits on the progress socket and a signalfd that carries SIGCHLD and the termination signals, so a
- * period boundary, a progress report, the child's exit and Ctrl-C are all plain events of one loop. */
+ * Every signal that would end chase by default (but SIGKILL and SIGSTOP, which cannot be caught, and the faults of
+ * chase's own code) is blocked and read from a signalfd, so a period boundary, the child's exit and an interruption
+ * are plain events of one poll loop, and the GPUs are put back before chase goes. SIGPIPE is ignored: a closed pipe
+ * on chase's stderr (`chase run ... | head`) must not kill it. A thread reads the progress socket all the time, so
+ * no report is lost while the control thread computes or waits on anything else. */
 #include "chase/live.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -19,11 +24,24 @@
 
 extern char **environ;
 
+/* The signals whose default action ends the process and that can be caught. */
+static const int terminating[] = {SIGINT,  SIGTERM, SIGHUP,    SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+                                  SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPWR,
+#ifdef SIGSTKFLT
+                                  SIGSTKFLT,
+#endif
+                                  SIGIO};
+
 struct chase_live_job {
     chase_job_t job;
     chase_progress_t *progress;
+    pthread_mutex_t lock; /* guards progress: the reader thread and the control thread share it */
+    pthread_t reader;
+    int reader_running;
+    int stop_pipe[2]; /* written to stop the reader */
     int sigfd;
     sigset_t blocked, old_mask;
+    struct sigaction old_pipe;
     pid_t pid; /* 0: no child */
     int child_done;
     int child_status; /* exit code or 128 + signal */
@@ -43,12 +61,27 @@ static double job_now(void *self)
     return wall_now();
 }
 
-static const char *signal_name(int sig)
+const char *chase_signal_abbrev(int sig)
 {
     switch (sig) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
     case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGALRM: return "SIGALRM";
+    case SIGVTALRM: return "SIGVTALRM";
+    case SIGPROF: return "SIGPROF";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    case SIGPWR: return "SIGPWR";
+#ifdef SIGSTKFLT
+    case SIGSTKFLT: return "SIGSTKFLT";
+#endif
+    case SIGIO: return "SIGIO";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGKILL: return "SIGKILL";
     default: return "a signal";
     }
 }
@@ -95,7 +128,25 @@ static int read_signals(chase_live_job_t *lj)
 static void drain_progress(chase_live_job_t *lj)
 {
     /* A socket error here cannot be the child's fault and must not stop the control: the stats stay as they are. */
+    pthread_mutex_lock(&lj->lock);
     (void)chase_progress_drain(lj->progress, wall_now(), NULL);
+    pthread_mutex_unlock(&lj->lock);
+}
+
+/* The reader thread: drains the progress socket as datagrams arrive, until told to stop. */
+static void *reader_main(void *arg)
+{
+    chase_live_job_t *lj = arg;
+    for (;;) {
+        struct pollfd fds[2] = {{chase_progress_fd(lj->progress), POLLIN, 0}, {lj->stop_pipe[0], POLLIN, 0}};
+        int r = poll(fds, 2, -1);
+        if (r < 0 && errno != EINTR)
+            return NULL;
+        if (r > 0 && fds[1].revents)
+            return NULL;
+        if (r > 0 && fds[0].revents)
+            drain_progress(lj);
+    }
 }
 
 static int job_run_until(void *self, double t_end, int *finished, chase_err_t *err)
@@ -103,9 +154,8 @@ static int job_run_until(void *self, double t_end, int *finished, chase_err_t *e
     chase_live_job_t *lj = self;
     *finished = 0;
     if (lj->interrupted)
-        return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", signal_name(lj->interrupted));
+        return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", chase_signal_abbrev(lj->interrupted));
     for (;;) {
-        drain_progress(lj);
         reap(lj);
         if (lj->pid <= 0 || lj->child_done) {
             drain_progress(lj); /* the child's last report was queued before it exited */
@@ -113,20 +163,22 @@ static int job_run_until(void *self, double t_end, int *finished, chase_err_t *e
             return CHASE_OK;
         }
         double now = wall_now();
-        if (!(now < t_end))
-            return CHASE_OK;
-        /* Wake at least once a second: SIGCHLD can be lost to a coalesced signal, waitpid cannot. */
-        double wait = t_end - now;
-        if (wait > 1.0)
-            wait = 1.0;
-        struct pollfd fds[2] = {{lj->sigfd, POLLIN, 0}, {chase_progress_fd(lj->progress), POLLIN, 0}};
-        int r = poll(fds, 2, (int)ceil(wait * 1000));
+        /* Wake at least once a second: SIGCHLD can be lost to a coalesced signal, waitpid cannot. A signal already
+         * pending is read even when the period is over. */
+        double wait = now < t_end ? fmin(t_end - now, 1.0) : 0;
+        struct pollfd fd = {lj->sigfd, POLLIN, 0};
+        int r = poll(&fd, 1, (int)ceil(wait * 1000));
         if (r < 0 && errno != EINTR)
             return chase_err_set(err, CHASE_EIO, "live job: poll: %s", strerror(errno));
-        if (r > 0 && (fds[0].revents & POLLIN)) {
+        if (r > 0 && (fd.revents & POLLIN)) {
             int sig = read_signals(lj);
             if (sig)
-                return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", signal_name(sig));
+                return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", chase_signal_abbrev(sig));
+        }
+        if (!(wall_now() < t_end)) {
+            reap(lj);
+            if (!lj->child_done)
+                return CHASE_OK;
         }
     }
 }
@@ -135,7 +187,7 @@ static double job_work_done(void *self)
 {
     chase_live_job_t *lj = self;
     chase_progress_stats_t st;
-    chase_progress_stats(lj->progress, &st);
+    chase_live_job_progress(lj, &st);
     return st.steps;
 }
 
@@ -148,18 +200,24 @@ int chase_live_job_create(const char *progress_dir, chase_live_job_t **out, chas
     if (!lj)
         return chase_err_set(err, CHASE_ENOMEM, "live job: out of memory");
     lj->sigfd = -1;
+    lj->stop_pipe[0] = lj->stop_pipe[1] = -1;
     lj->job.ops = &live_job_ops;
     lj->job.self = lj;
+    pthread_mutex_init(&lj->lock, NULL);
     sigemptyset(&lj->blocked);
-    sigaddset(&lj->blocked, SIGINT);
-    sigaddset(&lj->blocked, SIGTERM);
-    sigaddset(&lj->blocked, SIGHUP);
+    for (size_t i = 0; i < sizeof terminating / sizeof terminating[0]; i++)
+        sigaddset(&lj->blocked, terminating[i]);
     sigaddset(&lj->blocked, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &lj->blocked, &lj->old_mask) != 0) {
         int e = errno;
+        pthread_mutex_destroy(&lj->lock);
         free(lj);
         return chase_err_set(err, CHASE_EIO, "live job: sigprocmask: %s", strerror(e));
     }
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &lj->old_pipe);
     lj->sigfd = signalfd(-1, &lj->blocked, SFD_NONBLOCK | SFD_CLOEXEC);
     if (lj->sigfd < 0) {
         int e = errno;
@@ -171,11 +229,41 @@ int chase_live_job_create(const char *progress_dir, chase_live_job_t **out, chas
         chase_live_job_free(lj);
         return rc;
     }
+    if (pipe(lj->stop_pipe) != 0 || fcntl(lj->stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(lj->stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0) {
+        int e = errno;
+        chase_live_job_free(lj);
+        return chase_err_set(err, CHASE_EIO, "live job: pipe: %s", strerror(e));
+    }
+    /* The thread inherits the blocked signals: only the control thread's signalfd reads them. */
+    if ((rc = pthread_create(&lj->reader, NULL, reader_main, lj)) != 0) {
+        chase_live_job_free(lj);
+        return chase_err_set(err, CHASE_EIO, "live job: cannot start the progress reader: %s", strerror(rc));
+    }
+    lj->reader_running = 1;
     *out = lj;
     return CHASE_OK;
 }
 
-int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], chase_err_t *err)
+int chase_live_job_pending(chase_live_job_t *lj)
+{
+    if (!lj->interrupted)
+        (void)read_signals(lj);
+    return lj->interrupted;
+}
+
+/* Whether environ entry e is NAME=... for one of names. */
+static int hidden(const char *e, const char *const *names)
+{
+    for (size_t i = 0; names && names[i]; i++) {
+        size_t n = strlen(names[i]);
+        if (!strncmp(e, names[i], n) && e[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], const char *const *hide_env, chase_err_t *err)
 {
     if (!argv || !argv[0] || !argv[0][0])
         return chase_err_set(err, CHASE_EINVAL, "live job: no command to run");
@@ -193,17 +281,24 @@ int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], chase_err_t *
         return chase_err_set(err, CHASE_ENOMEM, "live job: out of memory");
     }
     snprintf(var, alen, "%s=%s", CHASE_PROGRESS_ENV, chase_progress_address(lj->progress));
-    size_t k = 0, keylen = strlen(CHASE_PROGRESS_ENV);
+    const char *own[] = {CHASE_PROGRESS_ENV, NULL};
+    size_t k = 0;
     for (size_t i = 0; i < n_env; i++)
-        if (!(strncmp(environ[i], CHASE_PROGRESS_ENV, keylen) == 0 && environ[i][keylen] == '='))
+        if (!hidden(environ[i], own) && !hidden(environ[i], hide_env))
             envp[k++] = environ[i];
     envp[k++] = var;
     envp[k] = NULL;
 
+    /* The child gets the signal mask and the SIGPIPE disposition chase itself was given. */
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &lj->old_mask);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    sigset_t def;
+    sigemptyset(&def);
+    if (lj->old_pipe.sa_handler != SIG_IGN)
+        sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
     int e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
@@ -220,9 +315,11 @@ chase_job_t *chase_live_job_job(chase_live_job_t *lj)
     return &lj->job;
 }
 
-void chase_live_job_progress(const chase_live_job_t *lj, chase_progress_stats_t *out)
+void chase_live_job_progress(chase_live_job_t *lj, chase_progress_stats_t *out)
 {
+    pthread_mutex_lock(&lj->lock);
     chase_progress_stats(lj->progress, out);
+    pthread_mutex_unlock(&lj->lock);
 }
 
 int chase_live_job_interrupted(const chase_live_job_t *lj)
@@ -248,7 +345,6 @@ int chase_live_job_wait(chase_live_job_t *lj, int *status, chase_err_t *err)
             return chase_err_set(err, CHASE_EIO, "live job: poll: %s", strerror(errno));
         if (r > 0)
             (void)read_signals(lj);
-        drain_progress(lj);
     }
 }
 
@@ -256,6 +352,14 @@ void chase_live_job_free(chase_live_job_t *lj)
 {
     if (!lj)
         return;
+    if (lj->reader_running) {
+        ssize_t w = write(lj->stop_pipe[1], "x", 1);
+        (void)w;
+        pthread_join(lj->reader, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (lj->stop_pipe[i] >= 0)
+            close(lj->stop_pipe[i]);
     chase_progress_close(lj->progress);
     if (lj->sigfd >= 0) {
         /* Consume what is pending, or unblocking would deliver it now and kill chase before it reports. */
@@ -264,6 +368,8 @@ void chase_live_job_free(chase_live_job_t *lj)
             ;
         close(lj->sigfd);
     }
+    sigaction(SIGPIPE, &lj->old_pipe, NULL);
     sigprocmask(SIG_SETMASK, &lj->old_mask, NULL);
+    pthread_mutex_destroy(&lj->lock);
     free(lj);
 }

@@ -38,13 +38,10 @@ int chase_profiling_grid(double min_w, double max_w, double step_w, double *out,
 /* What a profiling run works on. */
 typedef struct run {
     const chase_profiling_opts_t *o;
-    chase_gpu_t *gpu;
+    chase_gpu_group_t *gpus;
     chase_job_t *job;
-    int *idx;
     int n;
-    double *orig; /* original limit per selected GPU */
-    int *changed; /* 1 once a limit was set on that GPU */
-    double row_t0, row_e0, row_w0, row_pl;
+    double row_t0, row_e0, row_w0, row_setting;
 } run_t;
 
 static double now_of(run_t *r)
@@ -59,22 +56,14 @@ static double work_of(run_t *r)
 
 static int energy_of(run_t *r, double *sum, chase_err_t *err)
 {
-    *sum = 0;
-    for (int i = 0; i < r->n; i++) {
-        double j;
-        int rc = r->gpu->ops->energy(r->gpu->self, r->idx[i], &j, err);
-        if (rc != CHASE_OK)
-            return rc;
-        *sum += j;
-    }
-    return CHASE_OK;
+    return chase_gpu_group_energy(r->gpus, sum, err);
 }
 
 /* The CI a row is priced at: the signal's actual mean, else its newest observation (stale), else 0 (stale). */
 static void price(chase_signal_t *s, double t0, double t1, double *ci, int *stale)
 {
     *stale = 1;
-    *ci = 0;
+    *ci = NAN; /* unknown, not zero: the row's carbon stays unknown */
     if (!s)
         return;
     double v;
@@ -89,11 +78,18 @@ static void price(chase_signal_t *s, double t0, double t1, double *ci, int *stal
         *ci = smp.ci;
 }
 
-static int row_begin(run_t *r, double pl, chase_err_t *err)
+static int row_begin(run_t *r, double value, chase_err_t *err)
 {
+    r->row_setting = value;
+    const chase_ledger_mark_t *m = r->o->ledger ? &r->o->ledger->mark : NULL;
+    if (m && m->set) { /* from where the last row ended: nothing done in between is lost */
+        r->row_t0 = m->t;
+        r->row_w0 = m->work;
+        r->row_e0 = m->energy_j;
+        return CHASE_OK;
+    }
     r->row_t0 = now_of(r);
     r->row_w0 = work_of(r);
-    r->row_pl = pl;
     return energy_of(r, &r->row_e0, err);
 }
 
@@ -113,11 +109,16 @@ static void row_end(run_t *r)
         return;
     price(r->o->signal, row.start, row.end, &row.ci, &row.stale);
     row.ci_forecast = NAN;
-    row.setting = r->row_pl;
+    row.setting = r->row_setting;
+    row.knob = chase_gpu_group_knob(r->gpus);
+    row.phase = CHASE_PHASE_PROFILE;
+    row.decided = row.setting;
     row.energy_j = e1 - r->row_e0;
     row.carbon_g = row.energy_j * row.ci / 3.6e6;
-    row.work = work_of(r) - r->row_w0;
-    (void)chase_ledger_append(r->o->ledger, &row);
+    double w1 = work_of(r);
+    row.work = w1 - r->row_w0;
+    if (chase_ledger_append(r->o->ledger, &row) == CHASE_OK)
+        r->o->ledger->mark = (chase_ledger_mark_t){1, row.end, w1, e1};
 }
 
 /* Lets the job run until it has done target units of work. The wait per call follows the observed rate so that it
@@ -155,98 +156,44 @@ static int run_to(run_t *r, double target, double timeout_s, int *finished, chas
     return CHASE_OK;
 }
 
-static int set_all(run_t *r, double pl, chase_err_t *err)
-{
-    for (int i = 0; i < r->n; i++) {
-        int rc = r->gpu->ops->set_power_limit(r->gpu->self, r->idx[i], pl, err);
-        if (rc != CHASE_OK)
-            return rc;
-        r->changed[i] = 1;
-    }
-    return CHASE_OK;
-}
-
-static int restore_all(run_t *r, chase_err_t *err)
-{
-    int first = CHASE_OK;
-    for (int i = 0; i < r->n; i++) {
-        if (!r->changed[i])
-            continue;
-        chase_err_t e;
-        int rc = r->gpu->ops->set_power_limit(r->gpu->self, r->idx[i], r->orig[i], &e);
-        if (rc != CHASE_OK && first == CHASE_OK) {
-            first = rc;
-            chase_err_set(err, rc, "profiling: could not restore GPU %d to %.0f W: %s", r->idx[i], r->orig[i], e.msg);
-        }
-    }
-    return first;
-}
-
-/* Selects the GPUs, reads their original limits and the range they all accept. */
-static int setup(run_t *r, double *lo, double *hi, char *gpu_name, size_t name_size, chase_err_t *err)
+/* The grid's range: what every GPU accepts, narrowed by the options. */
+static int grid_range(run_t *r, double *lo, double *hi, chase_err_t *err)
 {
     const chase_profiling_opts_t *o = r->o;
-    int count = o->n_gpus;
-    if (!o->gpus) {
-        int rc = r->gpu->ops->count(r->gpu->self, &count, err);
-        if (rc != CHASE_OK)
-            return rc;
-    }
-    if (count <= 0)
-        return chase_err_set(err, CHASE_ENOTFOUND, "profiling: no GPU to profile");
-    r->idx = calloc((size_t)count, sizeof *r->idx);
-    r->orig = calloc((size_t)count, sizeof *r->orig);
-    r->changed = calloc((size_t)count, sizeof *r->changed);
-    if (!r->idx || !r->orig || !r->changed)
-        return chase_err_set(err, CHASE_ENOMEM, "profiling: out of memory");
-    r->n = count;
-    *lo = -INFINITY;
-    *hi = INFINITY;
-    for (int i = 0; i < count; i++) {
-        r->idx[i] = o->gpus ? o->gpus[i] : i;
-        chase_gpu_info_t info;
-        int rc = r->gpu->ops->info(r->gpu->self, r->idx[i], &info, err);
-        if (rc != CHASE_OK)
-            return rc;
-        if (!isfinite(info.pl_w) || !isfinite(info.min_pl_w) || !isfinite(info.max_pl_w))
-            return chase_err_set(err, CHASE_ENOTSUP, "profiling: GPU %d does not report its power limit and range",
-                                 r->idx[i]);
-        r->orig[i] = info.pl_w;
-        if (info.min_pl_w > *lo)
-            *lo = info.min_pl_w;
-        if (info.max_pl_w < *hi)
-            *hi = info.max_pl_w;
-        if (i == 0)
-            snprintf(gpu_name, name_size, "%s", info.name);
-    }
+    chase_gpu_group_range(r->gpus, lo, hi);
     if (isfinite(o->min_setting) && o->min_setting > *lo)
         *lo = o->min_setting;
     if (isfinite(o->max_setting) && o->max_setting < *hi)
         *hi = o->max_setting;
     if (!(*lo <= *hi))
-        return chase_err_set(err, CHASE_ERANGE, "profiling: the GPUs share no power limit range (%.0f..%.0f W)", *lo,
-                             *hi);
+        return chase_err_set(err, CHASE_ERANGE, "profiling: the GPUs share no %s range (%g..%g %s)",
+                             chase_knob_name(chase_gpu_group_knob(r->gpus)), *lo, *hi,
+                             chase_knob_unit(chase_gpu_group_knob(r->gpus)));
     return CHASE_OK;
 }
 
-int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase_job_t *job, chase_profile_t **out,
-                        int *finished, chase_err_t *err)
+int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_group_t *gpus, chase_job_t *job,
+                        chase_profile_t **out, int *finished, chase_err_t *err)
 {
     *out = NULL;
     *finished = 0;
     if (o->warmup_steps < 0 || o->profile_steps < 1 || !(o->setting_step > 0))
-        return chase_err_set(err, CHASE_EINVAL, "profiling: need warm-up steps >= 0, profile steps >= 1, step > 0 W");
+        return chase_err_set(err, CHASE_EINVAL, "profiling: need warm-up steps >= 0, profile steps >= 1, a grid step > 0");
     run_t r;
     memset(&r, 0, sizeof r);
     r.o = o;
-    r.gpu = gpu;
+    r.gpus = gpus;
     r.job = job;
+    r.n = chase_gpu_group_size(gpus);
     double lo = NAN, hi = NAN, grid[MAX_GRID];
-    char gpu_name[96] = "";
     chase_profile_t *prof = NULL;
     int n_grid = 0, n_pts = 0;
-    int rc = setup(&r, &lo, &hi, gpu_name, sizeof gpu_name, err);
-    if (rc != CHASE_OK)
+    int rc = CHASE_OK;
+    if (chase_gpu_group_observe_only(gpus)) {
+        rc = chase_err_set(err, CHASE_EPERM, "profiling: the GPUs are observed only: their settings cannot change");
+        goto done;
+    }
+    if ((rc = grid_range(&r, &lo, &hi, err)) != CHASE_OK)
         goto done;
     n_grid = chase_profiling_grid(lo, hi, o->setting_step, grid, MAX_GRID);
     prof = chase_profile_new("online", (size_t)n_grid);
@@ -254,11 +201,12 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
         rc = chase_err_set(err, CHASE_ENOMEM, "profiling: out of memory");
         goto done;
     }
-    snprintf(prof->gpu, sizeof prof->gpu, "%.63s", gpu_name);
+    snprintf(prof->gpu, sizeof prof->gpu, "%.63s", chase_gpu_group_info(gpus, 0)->name);
+    prof->knob = chase_gpu_group_knob(gpus);
     snprintf(prof->unit, sizeof prof->unit, "step");
 
     /* Warm-up at the original limits; it also waits for the first report, which says the job speaks the protocol. */
-    if ((rc = row_begin(&r, r.orig[0], err)) != CHASE_OK)
+    if ((rc = row_begin(&r, chase_gpu_group_original(gpus, 0), err)) != CHASE_OK)
         goto done;
     rc = run_to(&r, o->warmup_steps > 0 ? o->warmup_steps : 1, o->first_report_timeout_s, finished, err);
     row_end(&r);
@@ -268,8 +216,13 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
     /* A limit change takes effect within a step; the first steps after it are not measured. */
     int settle = o->profile_steps / 5 > 0 ? o->profile_steps / 5 : 1;
     for (int g = 0; g < n_grid; g++) {
-        if ((rc = set_all(&r, grid[g], err)) != CHASE_OK)
+        if ((rc = chase_gpu_group_apply(gpus, grid[g], err)) != CHASE_OK)
             goto done;
+        if (chase_gpu_group_observe_only(gpus)) { /* the first set was refused: no permission */
+            rc = chase_err_set(err, CHASE_EPERM, "profiling: no permission to set the GPUs' %ss",
+                               chase_knob_name(chase_gpu_group_knob(gpus)));
+            goto done;
+        }
         if ((rc = row_begin(&r, grid[g], err)) != CHASE_OK)
             goto done;
         rc = run_to(&r, work_of(&r) + settle, INFINITY, finished, err);
@@ -300,16 +253,13 @@ int chase_profiling_run(const chase_profiling_opts_t *o, chase_gpu_t *gpu, chase
 
 done:;
     chase_err_t rerr;
-    int rrc = r.changed ? restore_all(&r, &rerr) : CHASE_OK;
+    int rrc = chase_gpu_group_restore(gpus, &rerr);
     if (rrc != CHASE_OK && rc == CHASE_OK)
-        rc = chase_err_set(err, rrc, "%s", rerr.msg);
+        rc = chase_err_set(err, rrc, "profiling: %s", rerr.msg);
     if (rc == CHASE_OK && !*finished && prof && prof->n > 0) {
         *out = prof;
         prof = NULL;
     }
     chase_profile_free(prof);
-    free(r.idx);
-    free(r.orig);
-    free(r.changed);
     return rc;
 }

@@ -95,7 +95,16 @@ int chase_progress_client_open(const char *address, int rank, double interval_s,
     return CHASE_OK;
 }
 
+/* Sends the totals; with patience_s > 0 a full queue (chase busy) is retried for that long, but a chase that is
+ * gone (refused, no socket) is never waited for. Returns 0 when sent. */
+static int send_totals_within(chase_progress_client_t *c, double patience_s);
+
 static void send_totals(chase_progress_client_t *c)
+{
+    (void)send_totals_within(c, 0);
+}
+
+static int send_totals_within(chase_progress_client_t *c, double patience_s)
 {
     char msg[CHASE_PROGRESS_MAX_MSG];
     int n;
@@ -106,12 +115,21 @@ static void send_totals(chase_progress_client_t *c)
         n = snprintf(msg, sizeof msg, "chase1 step=%llu samples=%llu pid=%ld\n", (unsigned long long)c->steps,
                      (unsigned long long)c->samples, c->pid);
     if (n <= 0 || (size_t)n >= sizeof msg)
-        return;
-    if (send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
-        c->dropped++; /* chase gone or its queue full: the next datagram carries the totals anyway */
-        return;
+        return -1;
+    int64_t give_up = coarse_now_ns() + (int64_t)(patience_s * 1e9);
+    for (;;) {
+        if (send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n) {
+            c->sent_steps = c->steps;
+            return 0;
+        }
+        /* EAGAIN: chase's queue is full, it is busy and will read; anything else: chase is gone. */
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || coarse_now_ns() >= give_up) {
+            c->dropped++; /* the next datagram carries the totals anyway */
+            return -1;
+        }
+        struct timespec ts = {0, 2000000}; /* 2 ms */
+        nanosleep(&ts, NULL);
     }
-    c->sent_steps = c->steps;
 }
 
 void chase_progress_client_step(chase_progress_client_t *c, uint64_t samples)
@@ -129,8 +147,9 @@ void chase_progress_client_step(chase_progress_client_t *c, uint64_t samples)
 
 void chase_progress_client_flush(chase_progress_client_t *c)
 {
+    /* The last totals are the ones that count: wait a little for a busy chase rather than lose them. */
     if (c && c->steps != c->sent_steps)
-        send_totals(c);
+        (void)send_totals_within(c, CHASE_PROGRESS_FLUSH_PATIENCE_S);
 }
 
 uint64_t chase_progress_client_dropped(const chase_progress_client_t *c)

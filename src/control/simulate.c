@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chase/forecast.h"
+#include "chase/gridmodel.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 
@@ -21,6 +22,28 @@ void chase_sim_spec_init(chase_sim_spec_t *spec)
 double chase_sim_baseline_time(const chase_sim_spec_t *spec)
 {
     return spec->work / chase_profile_top_throughput(spec->profile);
+}
+
+double chase_sim_worst_time(const chase_profile_t *profile, double work)
+{
+    double t = 0;
+    for (size_t i = 0; i < profile->n; i++)
+        t = fmax(t, work / profile->pts[i].throughput);
+    return t;
+}
+
+int64_t chase_sim_default_start(const chase_trace_t *trace, double worst_time_s)
+{
+    int64_t week = trace->start + 7 * 86400;
+    return (double)(chase_trace_end(trace) - week) >= worst_time_s * 1.05 ? week : trace->start;
+}
+
+int chase_sim_grid_trace(const char *grid, int64_t start, double history_s, double worst_time_s, double period_s,
+                         uint64_t seed, chase_trace_t **out, chase_err_t *err)
+{
+    start -= start % 3600;
+    size_t hours = (size_t)ceil((history_s + worst_time_s * 1.05 + 2 * period_s) / 3600) + 1;
+    return chase_gridmodel_generate(grid, start - (int64_t)history_s, hours, seed, out, err);
 }
 
 static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **out, chase_err_t *err)
@@ -39,20 +62,34 @@ static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **ou
     return chase_forecaster_create("persistence", spec->trace->step_s, NULL, out, err);
 }
 
-/* Runs the job under pol with forecaster fc (NULL when the policy reads none; not owned). */
+int chase_sim_tape_create(const chase_sim_spec_t *spec, chase_forecast_tape_t **out, chase_err_t *err)
+{
+    chase_forecaster_t *fc;
+    int rc = make_forecaster(spec, &fc, err);
+    return rc == CHASE_OK ? chase_forecast_tape_create(fc, out, err) : rc;
+}
+
+/* Runs the job under pol with forecaster fc (NULL when the policy reads none; not owned); info (may be NULL)
+ * receives what the policy says of itself afterwards. */
 static int run_policy(const chase_sim_spec_t *spec, const char *policy, chase_policy_t *pol, chase_forecaster_t *fc,
-                      chase_ledger_t *ledger, chase_totals_t *out, chase_err_t *err)
+                      chase_ledger_t *ledger, chase_totals_t *out, chase_policy_info_t *info, chase_err_t *err)
 {
     chase_ledger_t local;
     chase_ledger_init(&local);
     chase_ledger_t *l = ledger ? ledger : &local;
     size_t first_row = l->n;
     chase_signal_t *sig = NULL;
-    chase_sim_t *sim = NULL;
+    chase_gpu_t *gpu = NULL;
+    chase_gpu_group_t *group = NULL;
+    chase_sim_job_t *job = NULL;
     int rc;
     if ((rc = chase_signal_trace(spec->trace, &sig, err)) != CHASE_OK)
         goto out;
-    if ((rc = chase_sim_create(spec->profile, spec->n_gpus, spec->work, spec->start, &sim, err)) != CHASE_OK)
+    chase_gpu_open_opts_t go = {.backend = "sim", .profile = spec->profile, .n_gpus = spec->n_gpus};
+    chase_gpu_group_opts_t gg = {.knob = spec->profile->knob};
+    if ((rc = chase_gpu_open(&go, &gpu, err)) != CHASE_OK ||
+        (rc = chase_gpu_group_open(gpu, &gg, &group, err)) != CHASE_OK ||
+        (rc = chase_sim_job_create(gpu, spec->work, spec->start, &job, err)) != CHASE_OK)
         goto out;
     chase_control_config_t cfg;
     chase_control_config_init(&cfg);
@@ -61,7 +98,9 @@ static int run_policy(const chase_sim_spec_t *spec, const char *policy, chase_po
     cfg.budget_pct = spec->params.budget_pct;
     if (spec->history_s > 0)
         cfg.history_s = spec->history_s;
-    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, chase_sim_gpu(sim), chase_sim_job(sim), l, err);
+    rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, group, chase_sim_job_job(job), l, err);
+    if (info)
+        chase_policy_describe(pol, info);
     if (rc != CHASE_OK)
         goto out;
     for (size_t i = first_row; i < l->n; i++) {
@@ -80,23 +119,58 @@ static int run_policy(const chase_sim_spec_t *spec, const char *policy, chase_po
         chase_ledger_totals(&view, out);
     }
 out:
-    chase_sim_free(sim);
+    chase_sim_job_free(job);
+    chase_gpu_group_free(group);
+    chase_gpu_free(gpu);
     chase_signal_free(sig);
     chase_ledger_free(&local);
     return rc;
 }
 
-int chase_sim_tape_create(const chase_sim_spec_t *spec, chase_forecast_tape_t **out, chase_err_t *err)
+/* The forecaster policy pol reads, a reader of tape when there is one; NULL when it reads none: the default model's
+ * online learning is most of a simulation's time (the loop then reports the last known value as the forecast). */
+static int forecaster_for(const chase_sim_spec_t *spec, chase_forecast_tape_t *tape, const chase_policy_t *pol,
+                          chase_forecaster_t **fc, chase_err_t *err)
 {
-    chase_forecaster_t *fc;
-    int rc = make_forecaster(spec, &fc, err);
-    return rc == CHASE_OK ? chase_forecast_tape_create(fc, out, err) : rc;
+    *fc = NULL;
+    if (chase_policy_forecast_use(pol) == CHASE_FORECAST_NONE)
+        return CHASE_OK;
+    return tape ? chase_forecast_tape_reader(tape, fc, err) : make_forecaster(spec, fc, err);
+}
+
+/* Every reader of a tape must have been given the samples it recorded (see chase_forecast_tape_t). */
+static int check_tape(const chase_forecast_tape_t *tape, const char *policy, chase_err_t *err)
+{
+    if (tape && chase_forecast_tape_diverged(tape))
+        return chase_err_set(err, CHASE_EINVAL,
+                             "policy %s gave the shared forecaster other samples than it recorded (a tape made for "
+                             "another trace, start or history)",
+                             policy);
+    return CHASE_OK;
 }
 
 int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                           chase_totals_t *out, chase_err_t *err)
 {
-    return chase_simulate_policies(spec, &policy, 1, ledger, out, err);
+    return chase_simulate_policy_info(spec, policy, ledger, out, NULL, err);
+}
+
+int chase_simulate_policy_info(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                               chase_totals_t *out, chase_policy_info_t *info, chase_err_t *err)
+{
+    chase_policy_params_t params = spec->params;
+    params.truth = spec->trace;
+    chase_policy_t *pol = NULL;
+    chase_forecaster_t *fc = NULL;
+    int rc;
+    if ((rc = chase_policy_create(policy, &params, &pol, err)) == CHASE_OK &&
+        (rc = forecaster_for(spec, spec->tape, pol, &fc, err)) == CHASE_OK)
+        rc = run_policy(spec, policy, pol, fc, ledger, out, info, err);
+    chase_forecaster_free(fc);
+    if (rc == CHASE_OK)
+        rc = check_tape(spec->tape, policy, err);
+    chase_policy_free(pol);
+    return rc;
 }
 
 int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
@@ -117,20 +191,17 @@ int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *pol
             readers++;
     }
     /* Policies that read forecasts share one forecaster: each is given the same samples, so the forecasts are the
-     * same, and the model learns once (a tape). A policy that reads none gets none: the default model's online
-     * learning is most of a simulation's time. The loop then reports the last known value as the forecast. */
+     * same, and the model learns once (a tape). */
     if (rc == CHASE_OK && !tape && readers > 1 && (rc = chase_sim_tape_create(spec, &own_tape, err)) == CHASE_OK)
         tape = own_tape;
     for (size_t i = 0; i < n && rc == CHASE_OK; i++) {
-        if (chase_policy_forecast_use(pol[i]) != CHASE_FORECAST_NONE)
-            rc = tape ? chase_forecast_tape_reader(tape, &fc, err) : make_forecaster(spec, &fc, err);
-        if (rc == CHASE_OK)
-            rc = run_policy(spec, policies[i], pol[i], fc, ledgers ? &ledgers[i] : NULL, out ? &out[i] : NULL, err);
+        if ((rc = forecaster_for(spec, tape, pol[i], &fc, err)) == CHASE_OK)
+            rc = run_policy(spec, policies[i], pol[i], fc, ledgers ? &ledgers[i] : NULL, out ? &out[i] : NULL, NULL,
+                            err);
         chase_forecaster_free(fc);
         fc = NULL;
-        if (rc == CHASE_OK && tape && chase_forecast_tape_diverged(tape))
-            rc = chase_err_set(err, CHASE_EINVAL, "internal error: policy %s gave the shared forecaster other samples",
-                               policies[i]);
+        if (rc == CHASE_OK)
+            rc = check_tape(tape, policies[i], err);
     }
     chase_forecast_tape_free(own_tape);
     for (size_t i = 0; i < n; i++)

@@ -189,6 +189,34 @@ static int nvml_energy(void *self, int idx, double *joules, chase_err_t *err)
     return energy_integrated(nv, idx, joules, err);
 }
 
+static int nvml_get_setting(void *self, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err)
+{
+    chase_nvml_t *nv = self;
+    *out = (chase_setting_range_t){NAN, NAN, NAN, NAN};
+    int rc = gpu_usable(nv, idx, err);
+    if (rc != CHASE_OK)
+        return rc;
+    if (knob != CHASE_KNOB_POWER_LIMIT)
+        return chase_err_set(err, CHASE_ENOTSUP, "%s: chase's NVML backend does not turn the %s",
+                             nv->gpu[idx].label, chase_knob_name(knob));
+    nvml_device_t dev = nv->gpu[idx].dev;
+    if ((rc = read_mw(nv, idx, "nvmlDeviceGetPowerManagementLimit", nv->api.power_limit, &out->current, err)) ||
+        (rc = read_mw(nv, idx, "nvmlDeviceGetPowerManagementDefaultLimit", nv->api.power_limit_default,
+                      &out->default_value, err)))
+        return rc;
+    if (nv->api.power_limit_constraints) {
+        unsigned int lo = 0, hi = 0;
+        nvml_return_t nrc = nv->api.power_limit_constraints(dev, &lo, &hi);
+        if (nrc == NVML_SUCCESS) {
+            out->min = lo / 1000.0;
+            out->max = hi / 1000.0;
+        } else if (nrc != NVML_ERROR_NOT_SUPPORTED && nrc != NVML_ERROR_NO_PERMISSION) {
+            return nvml_fail(nv, idx, "nvmlDeviceGetPowerManagementLimitConstraints", nrc, err);
+        }
+    }
+    return CHASE_OK;
+}
+
 static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *err)
 {
     chase_nvml_t *nv = self;
@@ -224,21 +252,14 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
     }
     out->name[sizeof out->name - 1] = out->uuid[sizeof out->uuid - 1] = '\0';
 
-    if ((rc = read_mw(nv, idx, "nvmlDeviceGetPowerManagementLimit", nv->api.power_limit, &out->pl_w, err)) ||
-        (rc = read_mw(nv, idx, "nvmlDeviceGetPowerManagementDefaultLimit", nv->api.power_limit_default,
-                      &out->default_pl_w, err)) ||
+    chase_setting_range_t pl;
+    if ((rc = nvml_get_setting(nv, idx, CHASE_KNOB_POWER_LIMIT, &pl, err)) ||
         (rc = read_mw(nv, idx, "nvmlDeviceGetPowerUsage", nv->api.power_usage, &out->power_w, err)))
         return rc;
-    if (nv->api.power_limit_constraints) {
-        unsigned int lo = 0, hi = 0;
-        nrc = nv->api.power_limit_constraints(g->dev, &lo, &hi);
-        if (nrc == NVML_SUCCESS) {
-            out->min_pl_w = lo / 1000.0;
-            out->max_pl_w = hi / 1000.0;
-        } else if (nrc != NVML_ERROR_NOT_SUPPORTED && nrc != NVML_ERROR_NO_PERMISSION) {
-            return nvml_fail(nv, idx, "nvmlDeviceGetPowerManagementLimitConstraints", nrc, err);
-        }
-    }
+    out->pl_w = pl.current;
+    out->default_pl_w = pl.default_value;
+    out->min_pl_w = pl.min;
+    out->max_pl_w = pl.max;
     double j;
     chase_err_t energy_err;
     rc = nvml_energy(nv, idx, &j, &energy_err);
@@ -252,13 +273,17 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
     return CHASE_OK;
 }
 
-static int nvml_set_power_limit(void *self, int idx, double w, chase_err_t *err)
+static int nvml_set_setting(void *self, int idx, const chase_setting_t *set, chase_err_t *err)
 {
     chase_nvml_t *nv = self;
     int rc = gpu_usable(nv, idx, err);
     if (rc != CHASE_OK)
         return rc;
     nvml_gpu_t *g = &nv->gpu[idx];
+    if (set->knob != CHASE_KNOB_POWER_LIMIT)
+        return chase_err_set(err, CHASE_ENOTSUP, "%s: chase's NVML backend does not turn the %s", g->label,
+                             chase_knob_name(set->knob));
+    double w = set->value;
     if (!isfinite(w) || w <= 0 || w > 1e6)
         return chase_err_set(err, CHASE_EINVAL, "%s: power limit %g W is not a usable value", g->label, w);
     if (!nv->api.set_power_limit)
@@ -305,7 +330,8 @@ static const chase_gpu_ops_t nvml_ops = {
     .name = "nvml",
     .count = nvml_count,
     .info = nvml_info,
-    .set_power_limit = nvml_set_power_limit,
+    .get_setting = nvml_get_setting,
+    .set_setting = nvml_set_setting,
     .energy = nvml_energy,
     .destroy = nvml_destroy,
 };

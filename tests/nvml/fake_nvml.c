@@ -10,11 +10,15 @@
  * DRIVER_NOT_LOADED FAKE_NVML_LOSE_GPU=IDX[,AFTER]    GPU IDX is lost once this process has made AFTER calls on it
  * (default 0) FAKE_NVML_NO_ENERGY=1             nvmlDeviceGetTotalEnergyConsumption returns NOT_SUPPORTED
  *   FAKE_NVML_RESET_ENERGY_AT=N       each GPU's energy counter restarts from 0 at this process's Nth read of it
+ *   FAKE_NVML_FAIL_SET=IDX,AFTER,CODE nvmlDeviceSetPowerManagementLimit on GPU IDX answers CODE (NO_PERMISSION,
+ *                                     GPU_IS_LOST, UNKNOWN, ... or a number) once this process made AFTER sets on it
+ *   FAKE_NVML_INIT_DELAY_MS=N         nvmlInit takes N ms (a slow driver)
  * Built twice: as libnvidia-ml-fake.so (a current driver) and, with FAKE_NVML_V1, as libnvidia-ml-fake-v1.so (an
  * old driver: unversioned entry points only, the v1 PCI struct, no energy counter). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fake_state.h"
 
@@ -60,7 +64,27 @@ static struct {
     unsigned long energy_reads[FAKE_NVML_MAX_GPUS];
     int no_permission, no_energy, lose_idx;
     unsigned long lose_after, reset_energy_at;
-} fake = {.lose_idx = -1};
+    int fail_set_idx, fail_set_code;  /* FAKE_NVML_FAIL_SET */
+    unsigned long fail_set_after;
+    unsigned long sets[FAKE_NVML_MAX_GPUS]; /* successful sets by this process, per GPU */
+} fake = {.lose_idx = -1, .fail_set_idx = -1};
+
+/* An NVML status from its name (NO_PERMISSION, GPU_IS_LOST, UNKNOWN, ...) or number; -1 when unknown. */
+static int status_code(const char *s)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } names[] = {{"NO_PERMISSION", NVML_ERROR_NO_PERMISSION}, {"GPU_IS_LOST", NVML_ERROR_GPU_IS_LOST},
+                 {"UNKNOWN", NVML_ERROR_UNKNOWN},             {"NOT_SUPPORTED", NVML_ERROR_NOT_SUPPORTED},
+                 {"INVALID_ARGUMENT", NVML_ERROR_INVALID_ARGUMENT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name))
+            return names[i].code;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 ? (int)v : -1;
+}
 
 static int env_flag(const char *name)
 {
@@ -70,6 +94,12 @@ static int env_flag(const char *name)
 
 static nvmlReturn_t fake_init(void)
 {
+    const char *delay = getenv("FAKE_NVML_INIT_DELAY_MS");
+    if (delay && *delay) {
+        long ms = strtol(delay, NULL, 10);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL); /* a slow driver: chase must still honour Ctrl-C meanwhile */
+    }
     if (env_flag("FAKE_NVML_DRIVER_NOT_LOADED"))
         return NVML_ERROR_DRIVER_NOT_LOADED;
     if (fake.refcount++ > 0)
@@ -94,6 +124,21 @@ static nvmlReturn_t fake_init(void)
             fake.lose_after = strtoul(end + 1, &end, 10);
         if (*end)
             fprintf(stderr, "fake NVML: FAKE_NVML_LOSE_GPU=%s should be IDX[,AFTER_CALLS]\n", lose);
+    }
+    memset(fake.sets, 0, sizeof fake.sets);
+    fake.fail_set_idx = -1;
+    const char *fail = getenv("FAKE_NVML_FAIL_SET");
+    if (fail && *fail) {
+        char buf[64], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", fail);
+        char *a = strtok_r(buf, ",", &save), *b = strtok_r(NULL, ",", &save), *c = strtok_r(NULL, ",", &save);
+        if (a && b && c && status_code(c) > 0) {
+            fake.fail_set_idx = (int)strtol(a, NULL, 10);
+            fake.fail_set_after = strtoul(b, NULL, 10);
+            fake.fail_set_code = status_code(c);
+        } else {
+            fprintf(stderr, "fake NVML: FAKE_NVML_FAIL_SET=%s should be IDX,AFTER_SETS,CODE\n", fail);
+        }
     }
     const char *reset = getenv("FAKE_NVML_RESET_ENERGY_AT");
     fake.reset_energy_at = reset ? strtoul(reset, NULL, 10) : 0;
@@ -345,11 +390,14 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int
         return rc;
     if (fake.no_permission)
         return leave(NVML_ERROR_NO_PERMISSION);
+    if (i == fake.fail_set_idx && fake.sets[i] >= fake.fail_set_after)
+        return leave(fake.fail_set_code);
     fake_gpu_state_t *g = &fake.h.state->gpu[i];
     if (limit < g->min_mw || limit > g->max_mw)
         return leave(NVML_ERROR_INVALID_ARGUMENT);
     fake_state_set_limit(fake.h.state, i, limit, fake_state_now_ns());
     g->set_calls++;
+    fake.sets[i]++;
     return leave(NVML_SUCCESS);
 }
 

@@ -5,6 +5,12 @@
 #include "check.h"
 #include "nvml_test_util.h"
 
+static int set_pl(chase_gpu_t *g, int idx, double w, chase_err_t *err)
+{
+    chase_setting_t s = {CHASE_KNOB_POWER_LIMIT, w};
+    return chase_gpu_set_setting(g, idx, &s, err);
+}
+
 static chase_gpu_t *open_ok(void)
 {
     chase_gpu_t *g = NULL;
@@ -43,10 +49,10 @@ static void test_count_and_info(void)
     CHECK_STR(g->ops->name, "nvml");
     chase_err_t err;
     int n = -1;
-    CHECK(g->ops->count(g->self, &n, &err) == CHASE_OK);
+    CHECK(chase_gpu_count(g, &n, &err) == CHASE_OK);
     CHECK(n == 3);
     chase_gpu_info_t in;
-    CHECK(g->ops->info(g->self, 2, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 2, &in, &err) == CHASE_OK);
     CHECK(in.index == 2);
     CHECK_STR(in.name, "NVIDIA A40");
     CHECK_STR(in.uuid, "GPU-fa4e0000-0000-4000-8000-000000000002");
@@ -57,9 +63,9 @@ static void test_count_and_info(void)
     CHECK_NEAR(in.max_pl_w, 300, 1e-9);
     CHECK_NEAR(in.power_w, 235, 1e-9); /* limit 300 W does not bind: the fake's A40 draws 235 W */
     CHECK(in.energy_j >= 0 && in.energy_j < 235 * 60);
-    CHECK(g->ops->info(g->self, 3, &in, &err) == CHASE_ENOTFOUND);
+    CHECK(chase_gpu_info(g, 3, &in, &err) == CHASE_ENOTFOUND);
     CHECK(strstr(err.msg, "no GPU 3") != NULL);
-    CHECK(g->ops->info(g->self, -1, &in, &err) == CHASE_ENOTFOUND);
+    CHECK(chase_gpu_info(g, -1, &in, &err) == CHASE_ENOTFOUND);
     chase_gpu_free(g);
 }
 
@@ -71,9 +77,9 @@ static void test_limit_round_trip_across_processes(void)
     if (!g)
         return;
     chase_err_t err;
-    CHECK(g->ops->set_power_limit(g->self, 1, 150.0, &err) == CHASE_OK);
+    CHECK(set_pl(g, 1, 150.0, &err) == CHASE_OK);
     chase_gpu_info_t in;
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 150, 1e-9);
     CHECK_NEAR(in.power_w, 150, 1e-9); /* now the limit binds */
 
@@ -88,21 +94,21 @@ static void test_limit_round_trip_across_processes(void)
     s = fake_state_json(state, "--set-limit 0 212.5");
     CHECK(s != NULL);
     cJSON_Delete(s);
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 212.5, 1e-9);
 
     /* Watts are rounded to NVML's milliwatts. */
-    CHECK(g->ops->set_power_limit(g->self, 0, 187.0004, &err) == CHASE_OK);
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+    CHECK(set_pl(g, 0, 187.0004, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 187.0, 1e-9);
 
     /* Out of the GPU's range: refused by chase with the range, and nothing changes. */
-    CHECK(g->ops->set_power_limit(g->self, 1, 350.0, &err) == CHASE_ERANGE);
+    CHECK(set_pl(g, 1, 350.0, &err) == CHASE_ERANGE);
     CHECK(strstr(err.msg, "100..300") != NULL);
-    CHECK(g->ops->set_power_limit(g->self, 1, 99.0, &err) == CHASE_ERANGE);
-    CHECK(g->ops->set_power_limit(g->self, 1, NAN, &err) == CHASE_EINVAL);
-    CHECK(g->ops->set_power_limit(g->self, 2, 200.0, &err) == CHASE_ENOTFOUND);
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(set_pl(g, 1, 99.0, &err) == CHASE_ERANGE);
+    CHECK(set_pl(g, 1, NAN, &err) == CHASE_EINVAL);
+    CHECK(set_pl(g, 2, 200.0, &err) == CHASE_ENOTFOUND);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 150, 1e-9);
     chase_gpu_free(g);
 
@@ -110,7 +116,7 @@ static void test_limit_round_trip_across_processes(void)
     g = open_ok();
     if (!g)
         return;
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 150, 1e-9);
     chase_gpu_free(g);
 }
@@ -124,13 +130,13 @@ static void test_no_permission(void)
         return;
     chase_err_t err;
     chase_err_clear(&err);
-    CHECK(g->ops->set_power_limit(g->self, 0, 200.0, &err) == CHASE_EPERM);
+    CHECK(set_pl(g, 0, 200.0, &err) == CHASE_EPERM);
     CHECK(err.code == CHASE_EPERM);
     CHECK(strstr(err.msg, "GPU 0") != NULL);
     CHECK(strstr(err.msg, "root") != NULL);
     /* Reading still works: observe-only is possible. */
     chase_gpu_info_t in;
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 300, 1e-9);
     chase_gpu_free(g);
     cJSON *s = fake_state_json(state, NULL);
@@ -192,7 +198,7 @@ static void test_gpu_lost_mid_run(void)
     double j, last = -1;
     int ok = 0, rc = CHASE_OK;
     for (int i = 0; i < 50 && rc == CHASE_OK; i++) {
-        rc = g->ops->energy(g->self, 1, &j, &err);
+        rc = chase_gpu_energy(g, 1, &j, &err);
         if (rc == CHASE_OK) {
             ok++;
             CHECK(j >= last);
@@ -205,10 +211,10 @@ static void test_gpu_lost_mid_run(void)
     CHECK(strstr(err.msg, "lost") != NULL);
     /* It stays lost, for every operation; the other GPU goes on. */
     chase_gpu_info_t in;
-    CHECK(g->ops->set_power_limit(g->self, 1, 200, &err) == CHASE_EGPU);
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_EGPU);
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
-    CHECK(g->ops->set_power_limit(g->self, 0, 200, &err) == CHASE_OK);
+    CHECK(set_pl(g, 1, 200, &err) == CHASE_EGPU);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_EGPU);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
+    CHECK(set_pl(g, 0, 200, &err) == CHASE_OK);
     chase_gpu_free(g);
     cJSON *s = fake_state_json(state, NULL);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(s, "gpus"), 1), "lost")));
@@ -221,10 +227,10 @@ static void test_gpu_lost_mid_run(void)
     if (!g)
         return;
     int n = 0;
-    CHECK(g->ops->count(g->self, &n, &err) == CHASE_OK && n == 2);
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_EGPU);
+    CHECK(chase_gpu_count(g, &n, &err) == CHASE_OK && n == 2);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_EGPU);
     CHECK(strstr(err.msg, "GPU 0") != NULL);
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     chase_gpu_free(g);
 }
 
@@ -239,14 +245,14 @@ static void test_energy_follows_limit(void)
     double watts[] = {235, 150}; /* draw at limit 300 W (does not bind), then at limit 150 W */
     for (int k = 0; k < 2; k++) {
         if (k == 1)
-            CHECK(g->ops->set_power_limit(g->self, 0, 150, &err) == CHASE_OK);
+            CHECK(set_pl(g, 0, 150, &err) == CHASE_OK);
         double e0, e1;
         double t0 = nvml_test_now();
-        CHECK(g->ops->energy(g->self, 0, &e0, &err) == CHASE_OK);
+        CHECK(chase_gpu_energy(g, 0, &e0, &err) == CHASE_OK);
         double t1 = nvml_test_now();
         nvml_test_sleep(0.15);
         double t2 = nvml_test_now();
-        CHECK(g->ops->energy(g->self, 0, &e1, &err) == CHASE_OK);
+        CHECK(chase_gpu_energy(g, 0, &e1, &err) == CHASE_OK);
         double t3 = nvml_test_now();
         /* The reads happened inside [t0, t1] and [t2, t3]; the counter is in whole mJ. */
         CHECK(e1 - e0 >= watts[k] * (t2 - t1) - 0.002);
@@ -269,7 +275,7 @@ static void test_energy_counter_reset(void)
     nvml_test_sleep(0.2); /* let the counter build up so a reset is a visible drop */
     for (int i = 0; i < 8; i++) {
         double t = nvml_test_now();
-        CHECK(g->ops->energy(g->self, 0, &j, &err) == CHASE_OK);
+        CHECK(chase_gpu_energy(g, 0, &j, &err) == CHASE_OK);
         if (i == 0) {
             first = j;
             t_first = t;
@@ -300,11 +306,11 @@ static void test_energy_not_supported(void)
     chase_err_t err;
     double e0, e1;
     double t0 = nvml_test_now();
-    CHECK(g->ops->energy(g->self, 0, &e0, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 0, &e0, &err) == CHASE_OK);
     double t1 = nvml_test_now();
     nvml_test_sleep(0.15);
     double t2 = nvml_test_now();
-    CHECK(g->ops->energy(g->self, 0, &e1, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 0, &e1, &err) == CHASE_OK);
     double t3 = nvml_test_now();
     CHECK(e0 >= 0);
     CHECK(e1 - e0 >= 235 * (t2 - t1) - 1e-6);
@@ -312,21 +318,21 @@ static void test_energy_not_supported(void)
     /* A limit change splits the integration: 235 W up to the change, the new 150 W after it, not a blend of both
      * over the whole interval (which would be off by (235 - 150) / 2 W times the interval). */
     double a0 = nvml_test_now();
-    CHECK(g->ops->energy(g->self, 0, &e0, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 0, &e0, &err) == CHASE_OK);
     double a1 = nvml_test_now();
     nvml_test_sleep(0.03);
     double s0 = nvml_test_now();
-    CHECK(g->ops->set_power_limit(g->self, 0, 150, &err) == CHASE_OK);
+    CHECK(set_pl(g, 0, 150, &err) == CHASE_OK);
     double s1 = nvml_test_now();
     nvml_test_sleep(0.2);
     double b0 = nvml_test_now();
-    CHECK(g->ops->energy(g->self, 0, &e1, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 0, &e1, &err) == CHASE_OK);
     double b1 = nvml_test_now();
     CHECK(e1 - e0 >= 235 * (s0 - a1) + 150 * (b0 - s1) - 1e-6);
     CHECK(e1 - e0 <= 235 * (s1 - a0) + 150 * (b1 - s0) + 1e-6);
     /* info reports the same integrated counter. */
     chase_gpu_info_t in;
-    CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
     CHECK(in.energy_j >= e1);
     chase_gpu_free(g);
 }
@@ -343,8 +349,8 @@ static void test_power_curve(void)
     chase_gpu_info_t in;
     double limits[] = {300, 250, 150, 100}, draws[] = {235, 202.5, 130, 90};
     for (int k = 0; k < 4; k++) {
-        CHECK(g->ops->set_power_limit(g->self, 0, limits[k], &err) == CHASE_OK);
-        CHECK(g->ops->info(g->self, 0, &in, &err) == CHASE_OK);
+        CHECK(set_pl(g, 0, limits[k], &err) == CHASE_OK);
+        CHECK(chase_gpu_info(g, 0, &in, &err) == CHASE_OK);
         CHECK_NEAR(in.power_w, draws[k], 1e-3);
     }
     chase_gpu_free(g);
@@ -367,17 +373,17 @@ static void test_old_driver(void)
         return;
     chase_err_t err;
     chase_gpu_info_t in;
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     CHECK_STR(in.name, "Tesla P100-PCIE-16GB");
     CHECK_STR(in.pci_bus_id, "0000:42:00.0");
     CHECK_NEAR(in.pl_w, 300, 1e-9);
     double e0, e1;
-    CHECK(g->ops->energy(g->self, 1, &e0, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 1, &e0, &err) == CHASE_OK);
     nvml_test_sleep(0.05);
-    CHECK(g->ops->energy(g->self, 1, &e1, &err) == CHASE_OK);
+    CHECK(chase_gpu_energy(g, 1, &e1, &err) == CHASE_OK);
     CHECK(e1 - e0 >= 235 * 0.05 - 1e-6);
-    CHECK(g->ops->set_power_limit(g->self, 1, 120, &err) == CHASE_OK);
-    CHECK(g->ops->info(g->self, 1, &in, &err) == CHASE_OK);
+    CHECK(set_pl(g, 1, 120, &err) == CHASE_OK);
+    CHECK(chase_gpu_info(g, 1, &in, &err) == CHASE_OK);
     CHECK_NEAR(in.pl_w, 120, 1e-9);
     chase_gpu_free(g);
 }

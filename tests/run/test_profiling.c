@@ -50,9 +50,20 @@ static int w_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *err)
     return CHASE_OK;
 }
 
-static int w_set(void *self, int idx, double pl, chase_err_t *err)
+static int w_get(void *self, int idx, chase_knob_t knob, chase_setting_range_t *out, chase_err_t *err)
 {
     world_t *w = self;
+    (void)knob;
+    if (idx < 0 || idx >= NG)
+        return chase_err_set(err, CHASE_ENOTFOUND, "no GPU %d", idx);
+    *out = (chase_setting_range_t){w->pl[idx], 300, 100, 300};
+    return CHASE_OK;
+}
+
+static int w_set(void *self, int idx, const chase_setting_t *s, chase_err_t *err)
+{
+    world_t *w = self;
+    double pl = s->value;
     if (w->deny_set)
         return chase_err_set(err, CHASE_EPERM, "not allowed");
     if (pl < 100 || pl > 300)
@@ -69,7 +80,16 @@ static int w_energy(void *self, int idx, double *j, chase_err_t *err)
     return CHASE_OK;
 }
 
-static const chase_gpu_ops_t world_gpu_ops = {"world", w_count, w_info, w_set, w_energy, NULL};
+static const chase_gpu_ops_t world_gpu_ops = {"world", w_count, w_info, w_get, w_set, w_energy, NULL};
+
+/* The group profiling works on: the world's GPUs (gpus NULL: all), no journal. */
+static chase_gpu_group_t *group(chase_gpu_t *gpu, const int *gpus, int n)
+{
+    chase_gpu_group_opts_t o = {.gpus = gpus, .n_gpus = n};
+    chase_gpu_group_t *g = NULL;
+    CHECK(chase_gpu_group_open(gpu, &o, &g, NULL) == CHASE_OK);
+    return g;
+}
 
 static double j_now(void *self)
 {
@@ -133,6 +153,7 @@ static void test_recovers_profile(void)
     world_t w;
     world_init(&w);
     chase_gpu_t gpu = {&world_gpu_ops, &w};
+    chase_gpu_group_t *grp = group(&gpu, NULL, 0);
     chase_job_t job = {&world_job_ops, &w};
     chase_signal_t *sig;
     CHECK(chase_signal_static(420, 1800, &sig, NULL) == CHASE_OK);
@@ -148,7 +169,7 @@ static void test_recovers_profile(void)
     int finished = 1;
     chase_err_t err;
     double e_before = w.energy[0] + w.energy[1], t_before = w.now;
-    int rc = chase_profiling_run(&o, &gpu, &job, &p, &finished, &err);
+    int rc = chase_profiling_run(&o, grp, &job, &p, &finished, &err);
     CHECK(rc == CHASE_OK);
     if (rc)
         fprintf(stderr, "  %s\n", err.msg);
@@ -184,6 +205,7 @@ out:
     chase_profile_free(p);
     chase_ledger_free(&ledger);
     chase_signal_free(sig);
+    chase_gpu_group_free(grp);
 }
 
 static void test_timeout_without_reports(void)
@@ -192,6 +214,7 @@ static void test_timeout_without_reports(void)
     world_init(&w);
     w.silent_until = w.now + 1e9;
     chase_gpu_t gpu = {&world_gpu_ops, &w};
+    chase_gpu_group_t *grp = group(&gpu, NULL, 0);
     chase_job_t job = {&world_job_ops, &w};
     chase_ledger_t ledger;
     chase_ledger_init(&ledger);
@@ -203,7 +226,7 @@ static void test_timeout_without_reports(void)
     int finished = 0;
     chase_err_t err;
     double t0 = w.now;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, &err) == CHASE_ETIMEOUT);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, &err) == CHASE_ETIMEOUT);
     CHECK(strstr(err.msg, "no progress report") != NULL);
     CHECK(p == NULL);
     CHECK(w.now - t0 >= 3 && w.now - t0 < 3.5);
@@ -215,9 +238,10 @@ static void test_timeout_without_reports(void)
     world_init(&w);
     w.silent_until = w.now + 2;
     o.ledger = NULL;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, &err) == CHASE_OK);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, &err) == CHASE_OK);
     CHECK(p && p->n == 9);
     chase_profile_free(p);
+    chase_gpu_group_free(grp);
 }
 
 static void test_permission_denied(void)
@@ -226,6 +250,7 @@ static void test_permission_denied(void)
     world_init(&w);
     w.deny_set = 1;
     chase_gpu_t gpu = {&world_gpu_ops, &w};
+    chase_gpu_group_t *grp = group(&gpu, NULL, 0);
     chase_job_t job = {&world_job_ops, &w};
     chase_profiling_opts_t o;
     chase_profiling_opts_init(&o);
@@ -233,9 +258,10 @@ static void test_permission_denied(void)
     chase_profile_t *p = NULL;
     int finished = 0;
     chase_err_t err;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, &err) == CHASE_EPERM);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, &err) == CHASE_EPERM);
     CHECK(p == NULL);
     CHECK_NEAR(w.pl[0], 250, 0);
+    chase_gpu_group_free(grp);
 }
 
 static void test_job_ends_while_profiling(void)
@@ -244,6 +270,7 @@ static void test_job_ends_while_profiling(void)
     world_init(&w);
     w.work_total = 100; /* ends in the middle of the grid */
     chase_gpu_t gpu = {&world_gpu_ops, &w};
+    chase_gpu_group_t *grp = group(&gpu, NULL, 0);
     chase_job_t job = {&world_job_ops, &w};
     chase_profiling_opts_t o;
     chase_profiling_opts_init(&o);
@@ -251,12 +278,13 @@ static void test_job_ends_while_profiling(void)
     chase_profile_t *p = NULL;
     int finished = 0;
     chase_err_t err;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, &err) == CHASE_OK);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, &err) == CHASE_OK);
     CHECK(finished);
     CHECK(p == NULL);
     CHECK(w.sets > 0);
     CHECK_NEAR(w.pl[0], 250, 0);
     CHECK_NEAR(w.pl[1], 250, 0);
+    chase_gpu_group_free(grp);
 }
 
 static void test_selected_gpus_and_range(void)
@@ -265,22 +293,24 @@ static void test_selected_gpus_and_range(void)
     world_init(&w);
     w.pl[0] = 200;
     chase_gpu_t gpu = {&world_gpu_ops, &w};
+    chase_gpu_group_t *grp = group(&gpu, NULL, 0);
     chase_job_t job = {&world_job_ops, &w};
     chase_profiling_opts_t o;
     chase_profiling_opts_init(&o);
     int only[] = {1};
-    o.gpus = only;
-    o.n_gpus = 1;
+    chase_gpu_group_free(grp);
+    grp = group(&gpu, only, 1);
     o.min_setting = 200;
     o.setting_step = 50;
     chase_profile_t *p = NULL;
     int finished = 0;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, NULL) == CHASE_OK);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, NULL) == CHASE_OK);
     CHECK(p && p->n == 3); /* 300, 250, 200 */
     CHECK(w.pl[0] == 200 && w.pl[1] == 250);
     chase_profile_free(p);
     o.profile_steps = 0;
-    CHECK(chase_profiling_run(&o, &gpu, &job, &p, &finished, NULL) == CHASE_EINVAL);
+    CHECK(chase_profiling_run(&o, grp, &job, &p, &finished, NULL) == CHASE_EINVAL);
+    chase_gpu_group_free(grp);
 }
 
 int main(void)
