@@ -129,10 +129,50 @@ static void test_shared_simulation_is_separate_simulations(void)
     chase_profile_free(prof);
 }
 
+/* One tape for jobs of different budgets and sizes from the same start (what the benchmarks do): each ends as it
+ * would with a forecaster of its own; and a tape made for another history (other first samples) is refused
+ * loudly. */
+static void test_tape_across_jobs(void)
+{
+    chase_profile_t *prof = fixture_profile();
+    chase_trace_t *tr = fixture_trace(24 * 40, 350, 150, 80, 11);
+    chase_sim_spec_t base;
+    chase_sim_spec_init(&base);
+    base.trace = tr;
+    base.profile = prof;
+    base.start = (double)tr->start + 20 * 86400;
+    base.period_s = 3600;
+    chase_forecast_tape_t *tape;
+    CHECK(chase_sim_tape_create(&base, &tape, NULL) == CHASE_OK);
+    const double budgets[] = {10, 1, 5}, works[] = {60, 100, 80};
+    for (int i = 0; i < 3; i++) {
+        chase_sim_spec_t s = base;
+        s.work = works[i];
+        s.params.budget_pct = budgets[i];
+        chase_totals_t alone, shared;
+        CHECK(chase_simulate_policy(&s, "budget", NULL, &alone, NULL) == CHASE_OK);
+        s.tape = tape;
+        CHECK(chase_simulate_policy(&s, "budget", NULL, &shared, NULL) == CHASE_OK);
+        CHECK(shared.carbon_g == alone.carbon_g && shared.time_s == alone.time_s);
+    }
+    chase_sim_spec_t other = base;
+    other.history_s = 5 * 86400;
+    other.work = 50;
+    other.tape = tape;
+    chase_totals_t t;
+    chase_err_t err;
+    CHECK(chase_simulate_policy(&other, "budget", NULL, &t, &err) == CHASE_EINVAL);
+    CHECK(strstr(err.msg, "tape") != NULL);
+    chase_forecast_tape_free(tape);
+    chase_trace_free(tr);
+    chase_profile_free(prof);
+}
+
 int main(void)
 {
     RUN(test_readers_replay_exactly);
     RUN(test_divergence_is_loud);
     RUN(test_shared_simulation_is_separate_simulations);
+    RUN(test_tape_across_jobs);
     CHECK_DONE();
 }
