@@ -34,6 +34,7 @@ typedef struct ahead {
 typedef struct budget {
     double budget_pct;
     double spread_share; /* SPREAD_SHARE unless the spec says otherwise ("budget:spread=0.5") */
+    int now_expect;      /* this period at the recalibrated expectation of its CI, not the raw forecast */
     int ready;
     lagrange_t lg;
     ci_window_t win; /* the CI of the past WINDOW_S */
@@ -43,18 +44,33 @@ typedef struct budget {
     double mu_prev; /* the last price solved for, where the next search starts */
 } budget_t;
 
-/* Reads the policy's options, "spread=S" (0 <= S <= 4: how much of a forecast's error variance the plan spreads its
- * samples over) and "window=D" (1 to 60: days of past CI that stand for the time beyond the forecasts), comma
- * separated. They exist so that benchmarks can choose them on some grids and judge them on others. */
-static int parse_options(const char *arg, double *spread, double *window_s, chase_err_t *err)
+/* Reads the policy's options, comma separated: "spread=S" (0 <= S <= 4: how much of a forecast's error variance the
+ * plan spreads its samples over), "window=D" (1 to 60: days of past CI that stand for the time beyond the
+ * forecasts) and "now=forecast|expect" (this period at its raw forecast, the default, or at the recalibrated
+ * expectation of its CI, see period_expect). They exist so that benchmarks can choose them on some grids and judge them on others. */
+static int parse_options(const char *arg, double *spread, double *window_s, int *now_expect, chase_err_t *err)
 {
     const char *p = arg;
     while (*p) {
         char *end;
+        if (!strncmp(p, "now=", 4)) {
+            size_t len = strcspn(p + 4, ",");
+            if (len == 6 && !strncmp(p + 4, "expect", 6))
+                *now_expect = 1;
+            else if (len == 8 && !strncmp(p + 4, "forecast", 8))
+                *now_expect = 0;
+            else
+                return chase_err_set(err, CHASE_EINVAL, "policy budget: now must be forecast or expect (in '%s')",
+                                     arg);
+            p += 4 + len;
+            p += *p == ',';
+            continue;
+        }
         double *dst = !strncmp(p, "spread=", 7) ? spread : !strncmp(p, "window=", 7) ? window_s : NULL;
         if (!dst)
-            return chase_err_set(err, CHASE_EINVAL, "policy budget takes the options spread=S and window=DAYS "
-                                                    "(got '%s'); set the budget with --budget", arg);
+            return chase_err_set(err, CHASE_EINVAL, "policy budget takes the options spread=S, window=DAYS and "
+                                                    "now=forecast|expect (got '%s'); set the budget with --budget",
+                                 arg);
         double v = strtod(p + 7, &end);
         int ok = end != p + 7 && (*end == ',' || !*end);
         if (dst == spread && !(ok && v >= 0 && v <= 4))
@@ -71,7 +87,8 @@ static int parse_options(const char *arg, double *spread, double *window_s, chas
 static void *budget_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
 {
     double spread = SPREAD_SHARE, window_s = WINDOW_S;
-    if (arg && parse_options(arg, &spread, &window_s, err) != CHASE_OK)
+    int now_expect = 0;
+    if (arg && parse_options(arg, &spread, &window_s, &now_expect, err) != CHASE_OK)
         return NULL;
     if (!(params->budget_pct >= 0) || !isfinite(params->budget_pct)) {
         chase_err_set(err, CHASE_EINVAL, "policy budget needs a slowdown budget >= 0 %%");
@@ -81,6 +98,7 @@ static void *budget_create(const chase_policy_params_t *params, const char *arg,
     if (b) {
         b->budget_pct = params->budget_pct;
         b->spread_share = spread;
+        b->now_expect = now_expect;
         ci_window_init(&b->win, window_s);
     }
     return b;
@@ -171,6 +189,27 @@ static double ahead_load(budget_t *b, const chase_policy_ctx_t *ctx, double from
         s->inv_spread = s->spread > 0 ? 1 / s->spread : 0;
     }
     return cum;
+}
+
+/* The expected CI of [from, to): the time-weighted mean of the recalibrated forecasts (E[actual | forecast], the
+ * loop's least-squares line per horizon) of the samples in it, or NAN when none has a record. The cost of a setting
+ * is linear in the CI, so in theory a decision under uncertainty belongs at the CI's conditional mean, not at a
+ * forecast that misses what it cannot see. In practice (option now=expect) it gained 0.001 of timing share
+ * leave-one-grid-out, and where the record is short or weak it pulls every period towards the mean and the limits
+ * stop following the signal (the e2e budget run, 1-s periods on a square wave: 250 W throughout), so the raw
+ * forecast stays the default. */
+static double period_expect(const chase_policy_ctx_t *ctx, double from, double to)
+{
+    double sum = 0, w = 0;
+    for (size_t j = 0; ctx->ci_ahead_expect && j < ctx->n_ahead && j < CHASE_FORECAST_MAX_HORIZON; j++) {
+        double a = (double)ctx->ci_ahead_t0 + (double)j * (double)ctx->ci_ahead_step_s;
+        double ov = fmin(a + (double)ctx->ci_ahead_step_s, to) - fmax(a, from);
+        if (ov > 0 && isfinite(ctx->ci_ahead_expect[j])) {
+            sum += ov * ctx->ci_ahead_expect[j];
+            w += ov;
+        }
+    }
+    return w > 0 ? fmax(0, sum / w) : NAN;
 }
 
 /* Work by the horizon at price mu: this period at its forecast, then the forecast samples, then the rest of the
@@ -282,6 +321,11 @@ static int budget_decide(void *state, const chase_policy_ctx_t *ctx, chase_decis
     double guard_rest_s = rest_s;
     rest_s -= ahead_load(b, ctx, ctx->t + now_s, ctx->t + time_left);
     double ci = ctx->ci_forecast;
+    if (b->now_expect) {
+        double e = period_expect(ctx, ctx->t, ctx->t + now_s);
+        if (isfinite(e))
+            ci = e;
+    }
     double x_now;
     if (b->win.n == 0 || isnan(ci)) {
         /* Nothing known about the grid yet: pace evenly, the carbon-blind optimum. */
