@@ -10,7 +10,8 @@
  * Per row: static, budget and oracle against max, the gap, the fc gap (budget with perfect forecasts minus budget).
  * Target: budget never below static by more than 0.02 pp.
  *
- *   build/bench_robust [DATA_DIR [EVERY_DAYS]]    (default ../shared/data, a job starting every 30 days) */
+ *   build/bench_robust [DATA_DIR [EVERY_DAYS [POLICY]]]    (default ../shared/data, a job starting every 30 days,
+ *                                                          and the budget policy with its defaults: budget) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +136,9 @@ static chase_trace_t *regime(const chase_trace_t *tr, const char *name)
 static double saving(double c, double max) { return 100 * (1 - c / max); }
 
 /* Every row of one trace; returns the worst budget - static margin. */
-static double bench_trace(const chase_trace_t *tr, double every_days, int *below)
+static double bench_trace(const chase_trace_t *tr, double every_days, const char *budget, int *below)
 {
-    static const char *const pols[] = {"max", "static", "budget", "oracle"};
+    const char *pols[] = {"max", "static", budget, "oracle"};
     double worst = INFINITY;
     for (int pi = 0; pi < 2; pi++) {
         chase_profile_t *prof;
@@ -165,7 +166,7 @@ static double bench_trace(const chase_trace_t *tr, double every_days, int *below
                     continue;
                 }
                 s.forecaster = "perfect";
-                if (chase_simulate_policy(&s, "budget", NULL, &tp, &err) != CHASE_OK)
+                if (chase_simulate_policy(&s, budget, NULL, &tp, &err) != CHASE_OK)
                     continue;
                 for (int k = 0; k < 4; k++)
                     c[k] += t[k].carbon_g;
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "../shared/data";
     double every_days = argc > 2 ? atof(argv[2]) : 30;
+    const char *budget = argc > 3 ? argv[3] : "budget";
     if (!(every_days >= 1 && every_days <= 366)) {
         fprintf(stderr, "bench_robust: EVERY_DAYS must be 1 to 366\n");
         return 2;
@@ -212,7 +214,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_robust: could not build shape %d\n", i);
             return 1;
         }
-        worst = fmin(worst, bench_trace(shapes[i], every_days, &below));
+        worst = fmin(worst, bench_trace(shapes[i], every_days, budget, &below));
         if (i == 2)
             printf("(gaps BPAT: %zu of %zu samples filled by the reader)\n", shapes[i]->n_filled, shapes[i]->n);
     }

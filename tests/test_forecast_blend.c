@@ -9,7 +9,7 @@
 
 #define DAY 86400
 #define T0 1704067200LL /* 2024-01-01T00:00:00Z */
-#define DAYS 70
+#define DAYS 100
 
 /* A grid with a daily swing and slow weather (a random walk pulled back to 0) that chase cannot see coming. */
 static chase_trace_t *truth_trace(unsigned long long seed)
