@@ -1,6 +1,7 @@
 /* Benchmark of the policies: every policy on every trace in ../shared/data/carbon, with the A40 and V100 ResNet-50
  * profiles, at slowdown budgets 1, 2.5, 5 and 10 %. Each trace is cut into jobs of 90 epochs (or as many as fit)
- * starting every 30 days after a week of history; savings are summed over those jobs (carbon-weighted).
+ * starting every 30 days after a week of trace; savings are summed over those jobs (carbon-weighted). The policies
+ * learn from up to 90 days of the trace before each start (chase_sim_spec_init's history).
  * Then the speed check: a year of hourly CI through all six policies.
  *
  *   build/bench_simulate [DATA_DIR [EVERY_DAYS]]    (default ../shared/data, a job starting every 30 days)
@@ -15,6 +16,7 @@
 #include "chase/profile.h"
 #include "chase/simulate.h"
 #include "chase/trace.h"
+#include "bench_jobs.h"
 
 static const double budgets[] = {1, 2.5, 5, 10};
 #define N_BUDGETS 4
@@ -33,45 +35,28 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static size_t list_traces(const char *dir, char **out, size_t cap)
+/* CPU time of the process: on a shared machine, wall time also counts other people's work. */
+static double cpu_s(void)
 {
-    const char *sub[] = {"", "/electricitymaps-format"};
-    size_t n = 0;
-    for (int s = 0; s < 2; s++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/carbon%s", dir, sub[s]);
-        DIR *d = opendir(path);
-        if (!d)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(d)) && n < cap) {
-            size_t len = strlen(e->d_name);
-            if (len > 4 && !strcmp(e->d_name + len - 4, ".csv")) {
-                size_t sz = strlen(path) + len + 2;
-                char *p = malloc(sz);
-                snprintf(p, sz, "%s/%s", path, e->d_name);
-                out[n++] = p;
-            }
-        }
-        closedir(d);
-    }
-    qsort(out, n, sizeof *out, cmp_str);
-    return n;
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Runs all policies for one job; returns 0 when every policy finished inside the trace. */
+/* Runs all policies for one job; returns 0 when every policy finished inside the trace. The policies that read
+ * the default forecaster share one (chase_simulate_policies); the perfect-forecast run is a simulation of its own. */
 static int one_job(chase_sim_spec_t *s, double budget, acc_t *a)
 {
     chase_totals_t t[N_POL];
+    chase_err_t err;
     s->params.budget_pct = budget;
-    for (int p = 0; p < N_POL; p++) {
-        s->forecaster = p == P_PERFECT ? "perfect" : NULL;
-        chase_err_t err;
-        if (chase_simulate_policy(s, pol_names[p], NULL, &t[p], &err) != CHASE_OK)
-            return -1;
-    }
+    s->forecaster = NULL;
+    if (chase_simulate_policies(s, pol_names, P_PERFECT, NULL, t, &err) != CHASE_OK)
+        return -1;
+    s->forecaster = "perfect";
+    s->tape = NULL;
+    if (chase_simulate_policy(s, pol_names[P_PERFECT], NULL, &t[P_PERFECT], &err) != CHASE_OK)
+        return -1;
     for (int p = 0; p < N_POL; p++) {
         a->carbon[p] += t[p].carbon_g;
         a->time[p] += t[p].time_s;
@@ -84,13 +69,14 @@ static int one_job(chase_sim_spec_t *s, double budget, acc_t *a)
 
 static double saving(const acc_t *a, int p) { return 100 * (1 - a->carbon[p] / a->carbon[P_MAX]); }
 
-static void speed_check(const chase_profile_t *prof, const char *path, const char *forecaster)
+/* Median CPU seconds of a year of hourly CI through the six policies (one simulation, forecaster shared), or NAN. */
+static double speed_check(const chase_profile_t *prof, const char *path, const char *forecaster)
 {
     chase_trace_t *tr;
     chase_err_t err;
     if (chase_trace_read_csv(path, NULL, &tr, &err) != CHASE_OK) {
         fprintf(stderr, "%s\n", err.msg);
-        return;
+        return NAN;
     }
     static const char *const six[] = {"max", "fixed:250", "static", "chase", "budget", "oracle"};
     chase_sim_spec_t s;
@@ -106,13 +92,11 @@ static void speed_check(const chase_profile_t *prof, const char *path, const cha
     s.work = span / 1.25 * chase_profile_top_throughput(prof);
     double times[7];
     for (int rep = 0; rep < 7; rep++) {
-        double t0 = now_s();
-        for (int p = 0; p < 6; p++) {
-            chase_totals_t t;
-            if (chase_simulate_policy(&s, six[p], NULL, &t, &err) != CHASE_OK)
-                fprintf(stderr, "%s: %s\n", six[p], err.msg);
-        }
-        times[rep] = now_s() - t0;
+        double t0 = cpu_s();
+        chase_totals_t t[6];
+        if (chase_simulate_policies(&s, six, 6, NULL, t, &err) != CHASE_OK)
+            fprintf(stderr, "bench_simulate: %s\n", err.msg);
+        times[rep] = cpu_s() - t0;
     }
     for (int i = 0; i < 7; i++)
         for (int j = i + 1; j < 7; j++)
@@ -122,9 +106,10 @@ static void speed_check(const chase_profile_t *prof, const char *path, const cha
                 times[j] = x;
             }
     printf("\nspeed: %s, %.0f h of job at hourly periods through max, fixed:250, static, chase, budget, oracle "
-           "(%s forecaster): median %.4f s over 7 runs (min %.4f, max %.4f)\n",
+           "(%s forecaster, shared): median %.4f s of CPU time over 7 runs (min %.4f, max %.4f)\n",
            tr->name, s.work / chase_profile_top_throughput(prof) / 3600, forecaster, times[3], times[0], times[6]);
     chase_trace_free(tr);
+    return times[3];
 }
 
 int main(int argc, char **argv)
@@ -136,7 +121,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char *files[64];
-    size_t n_files = list_traces(dir, files, 64);
+    size_t n_files = bench_list_traces(dir, files, 64);
     if (n_files == 0) {
         fprintf(stderr, "bench_simulate: no traces under %s/carbon (pass the shared data folder)\n", dir);
         return 77;
@@ -156,50 +141,65 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.msg);
             continue;
         }
+        /* The jobs of both profiles and every budget that start together share one forecast tape: the forecaster
+         * learns the trace's past once per start. */
+        chase_profile_t *prof[2];
+        double epochs[2], job_s[2], first = 0;
         for (int pi = 0; pi < 2; pi++) {
-            chase_profile_t *prof;
-            if (chase_profile_builtin(profiles[pi], &prof, &err) != CHASE_OK) {
+            if (chase_profile_builtin(profiles[pi], &prof[pi], &err) != CHASE_OK) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
-            double x_max = chase_profile_top_throughput(prof), t_slowest = 1.25; /* chase may run 25 % slower */
-            double history = 7 * 86400, trace_len = (double)(chase_trace_end(tr) - tr->start);
-            if (trace_len < history * 2)
-                history = 0;
-            double epochs = 90;
-            if (epochs / x_max * t_slowest > trace_len - history - 3600)
-                epochs = floor((trace_len - history - 3600) / t_slowest * x_max);
-            double job_s = epochs / x_max * t_slowest;
-            for (int bi = 0; bi < N_BUDGETS; bi++) {
-                acc_t a = {0};
-                int jobs = 0;
-                for (double start = (double)tr->start + history; start + job_s <= (double)chase_trace_end(tr);
-                     start += every_days * 86400) {
-                    chase_sim_spec_t s;
-                    chase_sim_spec_init(&s);
-                    s.trace = tr;
-                    s.profile = prof;
-                    s.start = start;
-                    s.work = epochs;
-                    s.period_s = tr->step_s < 1800 ? 1800 : (double)tr->step_s;
-                    if (one_job(&s, budgets[bi], &a) == 0)
-                        jobs++;
-                }
-                if (!jobs)
+            bench_job_size(prof[pi], tr, &epochs[pi], &job_s[pi], &first);
+        }
+        acc_t acc[2][N_BUDGETS];
+        int jobs[2][N_BUDGETS];
+        memset(acc, 0, sizeof acc);
+        memset(jobs, 0, sizeof jobs);
+        double end = (double)chase_trace_end(tr);
+        for (double start = first; start + job_s[0] <= end || start + job_s[1] <= end; start += every_days * 86400) {
+            chase_sim_spec_t base;
+            chase_sim_spec_init(&base);
+            base.trace = tr;
+            base.start = start;
+            base.period_s = tr->step_s < 1800 ? 1800 : (double)tr->step_s;
+            chase_forecast_tape_t *tape = NULL;
+            if (chase_sim_tape_create(&base, &tape, &err) != CHASE_OK) {
+                fprintf(stderr, "bench_simulate: %s\n", err.msg);
+                return 1;
+            }
+            for (int pi = 0; pi < 2; pi++) {
+                if (start + job_s[pi] > end)
                     continue;
-                double gap = saving(&a, P_ORACLE) - saving(&a, P_BUDGET);
+                for (int bi = 0; bi < N_BUDGETS; bi++) {
+                    chase_sim_spec_t s = base;
+                    s.profile = prof[pi];
+                    s.work = epochs[pi];
+                    s.tape = tape;
+                    if (one_job(&s, budgets[bi], &acc[pi][bi]) == 0)
+                        jobs[pi][bi]++;
+                }
+            }
+            chase_forecast_tape_free(tape);
+        }
+        for (int pi = 0; pi < 2; pi++) {
+            for (int bi = 0; bi < N_BUDGETS; bi++) {
+                const acc_t *a = &acc[pi][bi];
+                if (!jobs[pi][bi])
+                    continue;
+                double gap = saving(a, P_ORACLE) - saving(a, P_BUDGET);
                 printf("%-34s %-14s %6.1f | %7.2f %7.2f %7.2f %7.2f | %7.2f %9.2f | %7.2f %7.2f | %4d\n", tr->name,
-                       profiles[pi], budgets[bi], saving(&a, P_STATIC), saving(&a, P_CHASE), saving(&a, P_BUDGET),
-                       saving(&a, P_ORACLE), gap, a.max_slowdown_budget, saving(&a, P_PERFECT),
-                       saving(&a, P_PERFECT) - saving(&a, P_BUDGET), jobs);
+                       profiles[pi], budgets[bi], saving(a, P_STATIC), saving(a, P_CHASE), saving(a, P_BUDGET),
+                       saving(a, P_ORACLE), gap, a->max_slowdown_budget, saving(a, P_PERFECT),
+                       saving(a, P_PERFECT) - saving(a, P_BUDGET), jobs[pi][bi]);
                 worst_gap = fmax(worst_gap, gap);
                 sum_gap += gap;
                 rows++;
                 rows_over += gap > 0.3;
-                worst_over = fmax(worst_over, a.max_slowdown_budget - budgets[bi]);
-                worst_vs_static = fmin(worst_vs_static, saving(&a, P_BUDGET) - saving(&a, P_STATIC));
+                worst_over = fmax(worst_over, a->max_slowdown_budget - budgets[bi]);
+                worst_vs_static = fmin(worst_vs_static, saving(a, P_BUDGET) - saving(a, P_STATIC));
             }
-            chase_profile_free(prof);
+            chase_profile_free(prof[pi]);
         }
         chase_trace_free(tr);
     }
@@ -211,8 +211,9 @@ int main(int argc, char **argv)
     chase_profile_builtin("a40-resnet50", &a40, &err);
     char year[1024];
     snprintf(year, sizeof year, "%s/carbon/eia-CISO-2022.csv", dir);
-    speed_check(a40, year, "persistence");
-    speed_check(a40, year, "chase");
+    double t_pers = speed_check(a40, year, "persistence");
+    double t_chase = speed_check(a40, year, "chase");
+    printf("\nspeed ratio chase / persistence forecaster: %.1fx (target <= 20x)\n", t_chase / t_pers);
     chase_profile_free(a40);
     for (size_t f = 0; f < n_files; f++)
         free(files[f]);

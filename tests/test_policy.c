@@ -3,7 +3,6 @@
 
 #include "check.h"
 #include "chase/simulate.h"
-#include "policy/ci_window.h"
 #include "policy/lagrange.h"
 #include "policy/policies.h"
 #include "sim_fixtures.h"
@@ -180,8 +179,21 @@ static void test_static_limit(void)
     CHECK(w25 <= 250);
 }
 
+/* Equation 6 evaluated by hand on the fixture's table (limits 100..300 W; throughput 0.50, 0.78, 0.92, 0.98, 1.00
+ * units/h; power 95, 140, 175, 205, 230 W), eta 0.5, MaxPower 300 W, MaxCI 750 g/kWh. The cost of limit p is
+ * (0.5 * P * CI + 0.5 * 300 * 750) / X, so limit a beats b when X_b * (0.5 P_a CI + 112500) < X_a * (0.5 P_b CI +
+ * 112500). Worked out pairwise:
+ *   300 vs 250: 0.98 (115 CI + 112500) vs (102.5 CI + 112500)  -> 250 wins above CI = 2250 / 10.2  = 220.6
+ *   250 vs 200: 0.92 (102.5 CI + 112500) vs 0.98 (87.5 CI + 112500) -> 200 wins above 6750 / 8.55 = 789.5
+ *   200 vs 150: 0.78 (87.5 CI + 112500) vs 0.92 (70 CI + 112500)  -> 150 wins above 15750 / 3.85 = 4090.9
+ *   150 vs 100: 0.50 (70 CI + 112500) vs 0.78 (47.5 CI + 112500)  -> 100 wins above 31500 / -2.05: never
+ * (and 300 vs 200 switches at 491.8, above 220.6, so 250 holds the middle). */
 static void test_chase_rule(void)
 {
+    static const struct {
+        double ci, want_w;
+    } table[] = {{0, 300},   {100, 300},  {215, 300},  {226, 250},  {500, 250},  {780, 250},
+                 {800, 200}, {1500, 200}, {4000, 200}, {4200, 150}, {20000, 150}};
     chase_hull_t hull;
     CHECK(chase_hull_build(prof, &hull, NULL) == CHASE_OK);
     chase_policy_params_t pp;
@@ -192,27 +204,94 @@ static void test_chase_rule(void)
     CHECK(chase_policy_create("chase", &pp, &pol, NULL) == CHASE_OK);
     chase_policy_ctx_t ctx = {.t = 0, .period_s = 1800, .hull = &hull, .profile = prof, .deadline = INFINITY,
                               .work_total = NAN};
-    double last = INFINITY;
-    for (double ci = 0; ci <= 1500; ci += 100) {
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         chase_decision_t s;
-        ctx.ci_forecast = ci;
+        ctx.ci_forecast = table[i].ci;
         CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK);
         CHECK(s.n == 1);
-        CHECK(s.value[0] <= last); /* dirtier grid, never a higher limit */
-        last = s.value[0];
-        /* Equation 6 evaluated by hand over the measured limits. */
-        double best = INFINITY, best_w = 0;
-        for (size_t i = 0; i < prof->n; i++) {
-            double c = (0.5 * prof->pts[i].power_w * ci + 0.5 * 300 * 750) / prof->pts[i].throughput;
-            if (c < best) {
-                best = c;
-                best_w = prof->pts[i].setting;
-            }
-        }
-        CHECK_NEAR(s.value[0], best_w, 1e-9);
+        if (s.value[0] != table[i].want_w)
+            fprintf(stderr, "CI %g: chase chose %g W, Eq. 6 by hand says %g W\n", table[i].ci, s.value[0],
+                    table[i].want_w);
+        CHECK(s.value[0] == table[i].want_w);
     }
-    CHECK(last < 300);
     ctx.ci_forecast = NAN; /* nothing known: full speed */
+    chase_decision_t s;
+    CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK && s.value[0] == 300);
+    chase_policy_free(pol);
+
+    /* Another weight and MaxPower: eta 0.8, MaxPower 250, MaxCI 750 (constant 0.2 * 250 * 750 = 37500).
+     *   300 vs 250: 0.98 (184 CI + 37500) vs (164 CI + 37500)   -> 250 wins above 750 / 16.32 = 46.0
+     *   250 vs 200: 0.92 (164 CI + 37500) vs 0.98 (140 CI + 37500) -> 200 wins above 2250 / 13.68 = 164.5
+     *   200 vs 150: 0.78 (140 CI + 37500) vs 0.92 (112 CI + 37500) -> 150 wins above 5250 / 6.16 = 852.3
+     *   150 vs 100: 0.50 (112 CI + 37500) vs 0.78 (76 CI + 37500)  -> 100 wins above 10500 / -3.28: never */
+    static const struct {
+        double ci, want_w;
+    } table2[] = {{40, 300}, {50, 250}, {160, 250}, {170, 200}, {850, 200}, {860, 150}};
+    pp.eta = 0.8;
+    pp.max_power_w = 250;
+    CHECK(chase_policy_create("chase", &pp, &pol, NULL) == CHASE_OK);
+    for (size_t i = 0; i < sizeof table2 / sizeof table2[0]; i++) {
+        ctx.ci_forecast = table2[i].ci;
+        CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK);
+        CHECK(s.value[0] == table2[i].want_w);
+    }
+    chase_policy_free(pol);
+    chase_hull_free(&hull);
+}
+
+/* The default MaxCI is the highest CI of the 24 h before the job, on a trace built for it: hourly samples of 300
+ * g/kWh, with 600 in the sample that starts exactly 24 h before the job (inside), 560 at 5 h before (the second
+ * highest inside), 900 in the sample before that window (25 h before: outside), and 1000 from the job's start on
+ * (not "before the job"). With eta 0.5 and MaxPower 300, a MaxCI of M makes limit 250 beat 300 above
+ * CI = 3 M / 10.2 and 200 beat 250 above CI = 9 M / 8.55 (the pairwise sums of test_chase_rule with 0.5 * 300 * M).
+ * So CI 170 -> 300 W needs M > 578, CI 180 -> 250 W needs M < 612, CI 620 -> 250 W needs M > 589 and CI 640 ->
+ * 200 W needs M < 608: only 589 < M < 608 passes, so 600 does; 560 (an exclusive window edge), 900 (a 25-h window)
+ * and 1000 (the job's own CI) all fail. The policy fixes MaxCI at its first decision, even if that comes after the start. */
+static void test_chase_default_max_ci(void)
+{
+    enum { H = 48 };
+    const double job_start = 1704067200 + H * 3600.0;
+    double past[H + 4];
+    for (int i = 0; i < H + 4; i++) {
+        double t = 1704067200 + i * 3600.0;
+        past[i] = t >= job_start ? 1000 : 300;
+        if (t == job_start - 86400)
+            past[i] = 600;
+        if (t == job_start - 5 * 3600)
+            past[i] = 560;
+        if (t == job_start - 86400 - 3600)
+            past[i] = 900;
+    }
+    static const struct {
+        double ci, want_w;
+    } table[] = {{170, 300}, {180, 250}, {620, 250}, {640, 200}};
+    chase_hull_t hull;
+    CHECK(chase_hull_build(prof, &hull, NULL) == CHASE_OK);
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    pp.eta = 0.5; /* max_ci and max_power_w stay at their defaults */
+    chase_policy_t *pol;
+    CHECK(chase_policy_create("chase", &pp, &pol, NULL) == CHASE_OK);
+    /* First decision 3 h into the job: the past now includes 3 samples at 1000 from the job's start. */
+    chase_policy_ctx_t ctx = {.t = job_start + 3 * 3600, .period_s = 3600, .ci_past = past, .n_past = H + 3,
+                              .ci_past_step_s = 3600, .ci_past_t0 = 1704067200, .job_start = job_start,
+                              .hull = &hull, .profile = prof, .deadline = INFINITY, .work_total = NAN};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        chase_decision_t s;
+        ctx.ci_forecast = table[i].ci;
+        CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK);
+        if (s.value[0] != table[i].want_w)
+            fprintf(stderr, "CI %g: chase chose %g W; MaxCI 600 gives %g W\n", table[i].ci, s.value[0],
+                    table[i].want_w);
+        CHECK(s.value[0] == table[i].want_w);
+    }
+    chase_policy_free(pol);
+    /* Without any CI before the job there is no MaxCI: full speed, whatever the forecast. */
+    CHECK(chase_policy_create("chase", &pp, &pol, NULL) == CHASE_OK);
+    ctx.ci_past = past + H;
+    ctx.n_past = 3;
+    ctx.ci_past_t0 = (int64_t)job_start;
+    ctx.ci_forecast = 900;
     chase_decision_t s;
     CHECK(chase_policy_decide(pol, &ctx, &s, NULL) == CHASE_OK && s.value[0] == 300);
     chase_policy_free(pol);
@@ -251,54 +330,6 @@ static void test_lagrange(void)
     chase_hull_free(&hull);
 }
 
-/* The window's rank index answers exactly what a count over the window's values would: ties, values at the edges
- * of the range and of its buckets, a window that slides (values leave), a constant window, and missing samples. */
-static void test_ci_window_rank(void)
-{
-    enum { N = 600, SPAN = 100 };
-    double v[N];
-    unsigned s = 12345;
-    for (int i = 0; i < N; i++) {
-        s = s * 1103515245u + 12345u;
-        v[i] = (i % 97 == 0) ? NAN : (double)((s >> 16) % 50) * 7.5; /* many ties; NAN = missing */
-    }
-    ci_window_t w;
-    ci_window_init(&w, SPAN * 3600.0);
-    int bad = 0, checked = 0;
-    for (int end = 1; end <= N; end += 37) {
-        chase_policy_ctx_t ctx = {.ci_past = v, .n_past = (size_t)end, .ci_past_step_s = 3600, .ci_past_t0 = 0};
-        CHECK(ci_window_update(&w, &ctx) == CHASE_OK);
-        int first = end, held = 0; /* the window holds the last SPAN real values */
-        while (first > 0 && held < SPAN)
-            held += !isnan(v[--first]);
-        for (double q = -10; q <= 380; q += 1.25) {
-            size_t want = 0;
-            for (int i = first; i < end; i++)
-                want += !isnan(v[i]) && v[i] <= q;
-            size_t from = want > 3 ? want - 3 : 0;
-            bad += ci_window_rank(&w, q, 0) != want || ci_window_rank(&w, q, from) != want;
-            checked++;
-        }
-    }
-    CHECK(checked > 1000);
-    CHECK(bad == 0);
-    double m, var;
-    ci_window_moments(&w, &m, &var);
-    CHECK(var > 0);
-    ci_window_free(&w);
-
-    double c[10] = {5, 5, 5, 5, 5, 5, 5, 5, 5, 5};
-    ci_window_init(&w, 86400.0);
-    chase_policy_ctx_t ctx = {.ci_past = c, .n_past = 10, .ci_past_step_s = 3600, .ci_past_t0 = 0};
-    CHECK(ci_window_update(&w, &ctx) == CHASE_OK);
-    CHECK(ci_window_rank(&w, 4.999, 0) == 0);
-    CHECK(ci_window_rank(&w, 5, 0) == 10);
-    ci_window_moments(&w, &m, &var);
-    CHECK_NEAR(m, 5, 1e-12);
-    CHECK_NEAR(var, 0, 1e-12);
-    ci_window_free(&w);
-}
-
 static void test_bad_specs(void)
 {
     chase_policy_params_t pp;
@@ -333,8 +364,8 @@ int main(void)
     RUN(test_budget_uses_recalibrated_forecasts);
     RUN(test_static_limit);
     RUN(test_chase_rule);
+    RUN(test_chase_default_max_ci);
     RUN(test_lagrange);
-    RUN(test_ci_window_rank);
     RUN(test_bad_specs);
     chase_profile_free(prof);
     CHECK_DONE();

@@ -38,12 +38,28 @@ int chase_forecaster_create(const char *name, int64_t step_s, const char *option
 /* Creates the "perfect" forecaster, which returns the true values of truth (kept by reference). */
 int chase_forecaster_create_perfect(const chase_trace_t *truth, chase_forecaster_t **out, chase_err_t *err);
 
-/* Creates the "provider" forecaster: the carbon source's own forecasts (Electricity Maps, WattTime, UK CI),
- * read from signal (kept by reference) for the samples after the last observed one; where the source gives none,
- * the last observed value stands in (persistence). step_s is the sample grid of the observations. */
+/* Creates the "provider" forecaster: the carbon source's own forecasts (Electricity Maps, WattTime, UK CI), read
+ * from signal (kept by reference) for the samples after the last observed one, blended horizon by horizon with
+ * chase's own model as chase_forecaster_create_blend does; where the source gives none, chase's own forecast
+ * stands. step_s is the sample grid of the observations. */
 struct chase_signal;
 int chase_forecaster_create_provider(struct chase_signal *signal, int64_t step_s, chase_forecaster_t **out,
                                      chase_err_t *err);
+
+/* Creates the "blend" forecaster: chase's own model combined, horizon by horizon, with the published forecast held
+ * in published (kept by reference; NULL: none, then it is chase's own model), moving from chase's forecast towards
+ * the published one as far as their record at that horizon says (learnt online). The published value for a time is
+ * taken as known from 00:00 UTC of that time's own day (a day-ahead forecast, such as DACF's; real ones are issued
+ * the day before, so this is on the safe side); filled samples of published count as missing. */
+int chase_forecaster_create_blend(const chase_trace_t *published, int64_t step_s, chase_forecaster_t **out,
+                                  chase_err_t *err);
+
+/* Creates the "select" forecaster: for each horizon, online, whichever of chase's model (blended with published as
+ * chase_forecaster_create_blend does; NULL: none), seasonal naive and persistence has lately cost the power-limit
+ * decisions least: an error counts by the recent CI values that lie between forecast and actual (the decision
+ * thresholds it could have crossed), each weighted by its distance to the actual. */
+int chase_forecaster_create_select(const chase_trace_t *published, int64_t step_s, chase_forecaster_t **out,
+                                   chase_err_t *err);
 
 /* Frees f (NULL is fine). */
 void chase_forecaster_free(chase_forecaster_t *f);
@@ -61,6 +77,26 @@ int64_t chase_forecaster_last(const chase_forecaster_t *f);
 /* Predicts the h (1..CHASE_FORECAST_MAX_HORIZON) samples after the last observed one.
  * CHASE_ENODATA when the model has too little history (callers fall back to persistence). */
 int chase_forecaster_predict(chase_forecaster_t *f, int h, double *mean, double *lo, double *hi, chase_err_t *err);
+
+/* A forecast tape: one forecaster learns once and several readers replay what it said. Each reader is a
+ * forecaster handle that must be given exactly the samples the tape was given (the same trace from the same start,
+ * as the policies of one simulation are); it then predicts what the recorded forecaster predicted at the same point,
+ * so it still sees only the past. The forecast of all CHASE_FORECAST_MAX_HORIZON samples is recorded after every
+ * sample (its mean only: readers give no interval). A reader given a different sample fails with CHASE_EINVAL and
+ * marks the tape diverged. Memory: about 0.4 kB per sample observed. */
+typedef struct chase_forecast_tape chase_forecast_tape_t;
+
+/* Creates a tape over source, a forecaster that has observed nothing yet; the tape owns it (also on failure). */
+int chase_forecast_tape_create(chase_forecaster_t *source, chase_forecast_tape_t **out, chase_err_t *err);
+
+/* A new reader of tape, freed with chase_forecaster_free before the tape is freed. */
+int chase_forecast_tape_reader(chase_forecast_tape_t *tape, chase_forecaster_t **out, chase_err_t *err);
+
+/* Whether a reader was given a sample the recording does not hold (its forecasts then failed). */
+int chase_forecast_tape_diverged(const chase_forecast_tape_t *tape);
+
+/* Frees the tape and its forecaster (NULL is fine). */
+void chase_forecast_tape_free(chase_forecast_tape_t *tape);
 
 /* Rolling-origin evaluation: every model sees the trace one sample at a time, and after each sample forecasts the
  * sample horizon_s ahead; the forecast is scored against the true value. Samples the trace reader filled (gaps) are

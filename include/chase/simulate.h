@@ -24,11 +24,21 @@ typedef struct chase_sim_spec {
     int n_gpus;           /* default 1 */
     double period_s;      /* default 1800 */
     const char *forecaster; /* model name, or "perfect"; NULL: "chase" when built, else "persistence" */
+    const chase_trace_t *published; /* for the "blend" and "select" forecasters: a published forecast on the trace's
+                                       times, each value known from 00:00 UTC of its own day (NULL: none) */
+    double history_s;     /* how much of the trace before start the forecaster and the policies learn from */
     chase_policy_params_t params; /* budget, eta, ... (params.truth is set to trace for the oracle) */
+    chase_forecast_tape_t *tape;  /* NULL, or a tape made by chase_sim_tape_create for this trace, start and
+                                     history, which every policy that reads forecasts replays (not owned) */
 } chase_sim_spec_t;
 
-/* Sets spec to defaults: 1 GPU, 30-min periods, default forecaster, chase_policy_params_init. */
+/* Sets spec to defaults: 1 GPU, 30-min periods, default forecaster, 90 days of history (what a long-running chase
+ * keeps in its cache; a trace that starts later gives less), no tape, chase_policy_params_init. */
 void chase_sim_spec_init(chase_sim_spec_t *spec);
+
+/* A tape of the forecaster spec names, for spec->tape: jobs of any size, budget and profile that start at
+ * spec->start on spec->trace with spec->history_s give it the same samples, so it learns once for all of them. */
+int chase_sim_tape_create(const chase_sim_spec_t *spec, chase_forecast_tape_t **out, chase_err_t *err);
 
 /* Runs the job under policy (a spec like "budget" or "fixed:250"); rows go to ledger when it is not NULL.
  * CHASE_ENODATA when the trace ends before the job does. */
@@ -38,6 +48,12 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
 /* The same, and what the policy said of itself after the run (its MaxCI, ...; info may be NULL). */
 int chase_simulate_policy_info(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                                chase_totals_t *out, chase_policy_info_t *info, chase_err_t *err);
+
+/* Runs the job under each of the n policies, as chase_simulate_policy does, with one forecaster learning once for
+ * all the policies that read it (a forecast tape: each policy still sees only the past, and the results are those
+ * of separate runs). ledgers (may be NULL) and out receive n entries, one per policy. */
+int chase_simulate_policies(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
+                            chase_ledger_t *ledgers, chase_totals_t *out, chase_err_t *err);
 
 /* Runs the job under `max` and then under each of policies (a `max` among them is not run twice) into out, which
  * has room for n + 1 results: out[0] is `max`, the baseline of every saving. Each other result gets its savings

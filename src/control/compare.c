@@ -30,8 +30,9 @@ static int split(const chase_sim_spec_t *spec, const chase_totals_t *b, chase_po
     return CHASE_OK;
 }
 
-int chase_simulate_compare(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
-                           chase_policy_result_t *out, size_t *n_out, chase_err_t *err)
+/* The runs of chase_simulate_compare. */
+static int compare_runs(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
+                        chase_policy_result_t *out, size_t *n_out, chase_err_t *err)
 {
     *n_out = 0;
     const char *order[n + 1];
@@ -55,4 +56,18 @@ int chase_simulate_compare(const chase_sim_spec_t *spec, const char *const *poli
             return chase_err_set(err, rc, "policy %s: %s", order[i], e.msg[0] ? e.msg : chase_strerror(rc));
     }
     return CHASE_OK;
+}
+
+int chase_simulate_compare(const chase_sim_spec_t *spec, const char *const *policies, size_t n,
+                           chase_policy_result_t *out, size_t *n_out, chase_err_t *err)
+{
+    /* The policies that read forecasts replay one forecaster (a tape): it learns once, and each still sees only the
+     * past. Without a tape (the forecaster cannot be made) each run makes its own and reports why it cannot. */
+    chase_sim_spec_t shared = *spec;
+    chase_forecast_tape_t *tape = NULL;
+    if (!spec->tape && chase_sim_tape_create(spec, &tape, NULL) == CHASE_OK)
+        shared.tape = tape;
+    int rc = compare_runs(&shared, policies, n, out, n_out, err);
+    chase_forecast_tape_free(tape);
+    return rc;
 }

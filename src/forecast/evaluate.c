@@ -37,14 +37,34 @@ static int is_real(const chase_trace_t *t, size_t i)
     return isfinite(t->ci[i]) && !(t->filled && t->filled[i]);
 }
 
+/* Creates the model named name; "blend" and "select" get the published forecast when one is compared (the same
+ * column, with the blend's issue times: a value is known from 00:00 UTC of its own day). */
+static int make_model(const chase_trace_t *tr, const char *name, const double *compare, chase_trace_t **published,
+                      chase_forecaster_t **f, chase_err_t *err)
+{
+    *published = NULL;
+    int blend = !strcmp(name, "blend"), select = !strcmp(name, "select");
+    if (!compare || !(blend || select))
+        return chase_forecaster_create(name, tr->step_s, NULL, f, err);
+    *published = chase_trace_new("published", tr->start, tr->step_s, tr->n);
+    if (!*published)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    memcpy((*published)->ci, compare, tr->n * sizeof *compare);
+    return blend ? chase_forecaster_create_blend(*published, tr->step_s, f, err)
+                 : chase_forecaster_create_select(*published, tr->step_s, f, err);
+}
+
 /* Runs one model over the trace, scoring the targets in mask. */
-static int eval_model(const chase_trace_t *tr, const char *name, long hsteps, const unsigned char *mask,
-                      const double *pers, acc_t *a, chase_err_t *err)
+static int eval_model(const chase_trace_t *tr, const char *name, const double *compare, long hsteps,
+                      const unsigned char *mask, const double *pers, acc_t *a, chase_err_t *err)
 {
     chase_forecaster_t *f;
-    int rc = chase_forecaster_create(name, tr->step_s, NULL, &f, err);
-    if (rc != CHASE_OK)
+    chase_trace_t *published;
+    int rc = make_model(tr, name, compare, &published, &f, err);
+    if (rc != CHASE_OK) {
+        chase_trace_free(published);
         return rc;
+    }
     double mean[CHASE_FORECAST_MAX_HORIZON];
     for (size_t i = 0; i < tr->n && rc == CHASE_OK; i++) {
         int64_t t = tr->start + (int64_t)i * tr->step_s;
@@ -68,6 +88,7 @@ static int eval_model(const chase_trace_t *tr, const char *name, long hsteps, co
         }
     }
     chase_forecaster_free(f);
+    chase_trace_free(published);
     return rc;
 }
 
@@ -122,7 +143,7 @@ int chase_forecast_evaluate(const chase_trace_t *tr, const char *const *models, 
     acc_store(&ap, "persistence", &ps);
     for (size_t m = 0; m < n_models && rc == CHASE_OK; m++) {
         acc_t a = {0};
-        rc = eval_model(tr, models[m], hsteps, mask, pers, &a, err);
+        rc = eval_model(tr, models[m], opts->compare, hsteps, mask, pers, &a, err);
         acc_store(&a, models[m], &out[m]);
     }
     if (rc == CHASE_OK && opts->compare) {

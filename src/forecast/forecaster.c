@@ -116,6 +116,8 @@ const char *chase_forecaster_name(const chase_forecaster_t *f) { return f->ops->
 
 int64_t chase_forecaster_last(const chase_forecaster_t *f) { return f->last_t; }
 
+int64_t forecaster_step(const chase_forecaster_t *f) { return f->step_s; }
+
 int chase_forecaster_observe(chase_forecaster_t *f, int64_t t, double ci)
 {
     if (f->last_t != INT64_MIN && t <= f->last_t)

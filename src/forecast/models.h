@@ -9,6 +9,8 @@ extern const chase_forecaster_ops_t chase_model_seasonal;
 extern const chase_forecaster_ops_t chase_model_seasonal_week;
 extern const chase_forecaster_ops_t chase_model_svr_paper;
 extern const chase_forecaster_ops_t chase_model_chase;
+extern const chase_forecaster_ops_t chase_model_blend;
+extern const chase_forecaster_ops_t chase_model_select;
 
 /* Bytes of state the "chase" model holds for samples step_s apart (for the benchmark's size check). */
 size_t chase_model_chase_state_bytes(int64_t step_s);
@@ -17,5 +19,8 @@ size_t chase_model_chase_state_bytes(int64_t step_s);
  * on failure the state is destroyed. */
 int forecaster_wrap(const chase_forecaster_ops_t *ops, void *state, int64_t step_s, chase_forecaster_t **out,
                     chase_err_t *err);
+
+/* The step of the samples f was created for. */
+int64_t forecaster_step(const chase_forecaster_t *f);
 
 #endif
