@@ -123,11 +123,14 @@ static int update_history(loop_t *L, double now, chase_err_t *err)
             int64_t before = L->hist.n ? L->hist.t0 + (int64_t)L->hist.n * L->hist.step_s : buf[i].t;
             if (buf[i].t < before)
                 continue;
-            if ((rc = history_push(&L->hist, buf[i].t, buf[i].ci)) != CHASE_OK)
+            /* A value the trace reader filled into a gap is made from the samples after the gap: nobody could
+             * have observed it then, so the past and the forecaster see a gap (a live signal would have one). */
+            double ci = buf[i].flags & CHASE_SAMPLE_FILLED ? NAN : buf[i].ci;
+            if ((rc = history_push(&L->hist, buf[i].t, ci)) != CHASE_OK)
                 return chase_err_set(err, rc, "out of memory");
-            skill_actual(&L->skill, buf[i].t, buf[i].ci);
+            skill_actual(&L->skill, buf[i].t, ci);
             if (L->forecaster && chase_forecaster_last(L->forecaster) < buf[i].t &&
-                chase_forecaster_observe(L->forecaster, buf[i].t, buf[i].ci) == CHASE_OK) {
+                chase_forecaster_observe(L->forecaster, buf[i].t, ci) == CHASE_OK) {
                 L->n_ahead = 0; /* stale once a new sample is in */
                 if (L->score_ahead)
                     predict_ahead(L);
