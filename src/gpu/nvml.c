@@ -222,6 +222,7 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
     chase_nvml_t *nv = self;
     memset(out, 0, sizeof *out);
     out->index = idx;
+    out->minor = -1;
     out->pl_w = out->default_pl_w = out->min_pl_w = out->max_pl_w = out->power_w = out->energy_j = NAN;
     int rc = gpu_usable(nv, idx, err);
     if (rc != CHASE_OK)
@@ -251,6 +252,12 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
         }
     }
     out->name[sizeof out->name - 1] = out->uuid[sizeof out->uuid - 1] = '\0';
+    /* The minor number ties the GPU to its device file (/dev/nvidiaN), which is how a scheduler names it. */
+    unsigned int minor;
+    if (nv->api.minor_number && (nrc = nv->api.minor_number(g->dev, &minor)) == NVML_SUCCESS && minor <= 65535)
+        out->minor = (int)minor;
+    else if (nv->api.minor_number && nrc == NVML_ERROR_GPU_IS_LOST)
+        return nvml_fail(nv, idx, "nvmlDeviceGetMinorNumber", nrc, err);
 
     chase_setting_range_t pl;
     if ((rc = nvml_get_setting(nv, idx, CHASE_KNOB_POWER_LIMIT, &pl, err)) ||
