@@ -64,8 +64,14 @@ static void test_ends_when_watched_fd_speaks(int close_it)
         close(p[1]);
 }
 
-static void test_ends_on_write(void) { test_ends_when_watched_fd_speaks(0); }
-static void test_ends_on_close(void) { test_ends_when_watched_fd_speaks(1); }
+static void test_ends_on_write(void)
+{
+    test_ends_when_watched_fd_speaks(0);
+}
+static void test_ends_on_close(void)
+{
+    test_ends_when_watched_fd_speaks(1);
+}
 
 static void test_signal_interrupts(void)
 {
