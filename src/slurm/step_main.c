@@ -156,25 +156,12 @@ int main(int argc, char **argv)
     return status;
 }
 
-static int run(chase_slurm_helper_t *h, int argc, char **argv)
+/* Finds the step's GPUs on this node, opens them, and leads or follows: the helper's exit status. */
+static int serve(chase_slurm_helper_t *h)
 {
-    umask(077);
     chase_err_t err;
     chase_err_clear(&err);
-    if (chase_slurm_step_parse(argc, argv, &h->st, &err) != CHASE_OK) {
-        fprintf(stderr, "chase-slurm-step: %s\n", err.msg);
-        chase_slurm_ctl_line(h, "error", err.msg);
-        return 2;
-    }
-    if (chdir("/")) /* hold no user folder busy */
-        return 1;
-    if (h->st.s.v[CHASE_SLURM_NVML_LIBRARY])
-        setenv("CHASE_NVML_LIBRARY", h->st.s.v[CHASE_SLURM_NVML_LIBRARY], 1);
-    h->agent = h->st.s.v[CHASE_SLURM_AGENT] != NULL;
-    h->peer_uid = h->agent ? h->st.user.uid : geteuid();
-    if (h->st.restore_only)
-        return restore_only(h);
-    int minors[CHASE_SLURM_MAX_STEP_GPUS], n = 0, status = 1;
+    int minors[CHASE_SLURM_MAX_STEP_GPUS], n = 0;
     int rc = find_gpus(h, minors, &n, &err);
     if (rc == CHASE_OK && n == 0) {
         char why[400];
@@ -193,8 +180,27 @@ static int run(chase_slurm_helper_t *h, int argc, char **argv)
     if (rc != CHASE_OK) {
         chase_slurm_ctl_line(h, "error", err.msg);
         fprintf(stderr, "chase-slurm-step: %s\n", err.msg);
+        return 1;
+    }
+    return h->st.node_id == 0 ? chase_slurm_leader_run(h) : chase_slurm_follower_run(h);
+}
+
+static int run(chase_slurm_helper_t *h, int argc, char **argv)
+{
+    umask(077);
+    chase_err_t err;
+    chase_err_clear(&err);
+    int status = 2;
+    if (chase_slurm_step_parse(argc, argv, &h->st, &err) != CHASE_OK) {
+        fprintf(stderr, "chase-slurm-step: %s\n", err.msg);
+        chase_slurm_ctl_line(h, "error", err.msg);
     } else {
-        status = h->st.node_id == 0 ? chase_slurm_leader_run(h) : chase_slurm_follower_run(h);
+        if (h->st.s.v[CHASE_SLURM_NVML_LIBRARY])
+            setenv("CHASE_NVML_LIBRARY", h->st.s.v[CHASE_SLURM_NVML_LIBRARY], 1);
+        h->agent = h->st.s.v[CHASE_SLURM_AGENT] != NULL;
+        h->peer_uid = h->agent ? h->st.user.uid : geteuid();
+        /* chdir: hold no user folder busy. */
+        status = chdir("/") ? 1 : h->st.restore_only ? restore_only(h) : serve(h);
     }
     chase_gpu_free(h->gpu);
     for (size_t i = 0; i < h->n_warnings; i++)

@@ -52,6 +52,12 @@ def minors_for(n_gpus):
     return [(i + half) % n_gpus for i in range(n_gpus)]
 
 
+def no_sanitizer_report(text):
+    """The helper writes to the step's error stream: in a sanitizer build its reports land there."""
+    e2e_common.check("Sanitizer" not in text and "runtime error:" not in text,
+                     "a sanitizer report on the step's error stream:\n" + text)
+
+
 class Cluster:
     def __init__(self, n_nodes=2, site=None, slurmd_env=None):
         """site(cluster) returns more plugstack.conf arguments, once the cluster's folders exist."""
@@ -209,6 +215,7 @@ class Cluster:
         """Runs a Slurm command as root; returns (status, stdout, stderr)."""
         p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.path("work"),
                            **kw)
+        no_sanitizer_report(p.stderr)
         return p.returncode, p.stdout, p.stderr
 
     def popen(self, argv):

@@ -283,6 +283,8 @@ def case_scancel():
             fail("job %s still in the queue after scancel" % job_id)
         no_helpers_left(c)
         check_restored(c, "after scancel")
+        with open(c.path("work", "slurm-%s.out" % job_id)) as f:
+            slurm_cluster.no_sanitizer_report(f.read())
         rep = find_report(c, job_id)
         check(any(p["power_limit_w"] != ORIGINAL_W for p in rep["periods"]), "no limit was changed before scancel")
         check(rep["interrupted_by"] is not None or rep["exit_status"] not in (0, None),
@@ -332,6 +334,7 @@ def case_lost_leader():
                 p.kill()
                 p.communicate()
         sys.stderr.write(err)
+        slurm_cluster.no_sanitizer_report(err)
         check(p.returncode == 0, "srun exited with %d" % p.returncode)
         no_helpers_left(c)
         check_restored(c, "after the leader's helper was killed")
