@@ -2,8 +2,9 @@
 """Cost of one chase.step() from Python, median over blocks of calls (counterpart of bench/bench_progress.c).
 
 A socket stands in for chase's progress socket, so sends take the real path. Figures: chase.step() with the default
-batching (a datagram at most every 0.1 s), Reporter.step() (one call less), every step sent (interval 0), and the
-no-op when CHASE_PROGRESS is unset.
+batching (a datagram at most every 0.1 s), Reporter.step() (one call less), every step sent (interval 0), a disabled
+Reporter, and chase.step() in a process started without CHASE_PROGRESS (the no-op users leave in their code) against
+an empty Python function called the same way (target: at most 3x).
 
 Usage: /usr/bin/python3 bench/bench_progress.py [steps]   (default 1000000)
 """
@@ -11,6 +12,7 @@ Usage: /usr/bin/python3 bench/bench_progress.py [steps]   (default 1000000)
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +33,36 @@ def blocks(fn, n_blocks, per_block, between=None):
     return statistics.median(out)
 
 
+def empty(samples=None):
+    """What the no-op is measured against: a Python function that does nothing, called the same way."""
+
+
+def noop_main(steps):
+    """Runs in a child started without CHASE_PROGRESS: chase.step() there, against empty(), interleaved blocks."""
+    import chase
+    assert not chase.enabled()
+    step = chase.step
+    noop, base = [], []
+    for _ in range(5):
+        noop.append(blocks(step, steps // 5000, 1000))
+        base.append(blocks(empty, steps // 5000, 1000))
+    print("%r %r" % (statistics.median(noop), statistics.median(base)))
+
+
+def measure_noop(steps):
+    env = dict(os.environ)
+    env.pop("CHASE_PROGRESS", None)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--noop", str(steps)], env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--noop":
+        noop_main(int(sys.argv[2]))
+        return
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    noop, base = measure_noop(steps)
     d = tempfile.mkdtemp(prefix="chase-bench-")
     path = os.path.join(d, "progress.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -61,7 +91,10 @@ def main():
     print("  chase.step(samples) batched (default 0.1 s): %6.0f ns per step" % (med_module * 1e9))
     print("  Reporter.step(samples) batched:              %6.0f ns per step" % (med_method * 1e9))
     print("  every step sent (interval 0):                %6.0f ns per step" % (med_send * 1e9))
-    print("  not under chase (CHASE_PROGRESS unset):      %6.0f ns per step" % (med_off * 1e9))
+    print("  a disabled Reporter.step(samples):           %6.0f ns per step" % (med_off * 1e9))
+    print("  chase.step(samples), CHASE_PROGRESS unset:   %6.0f ns per step" % (noop * 1e9))
+    print("  an empty Python function, same call:         %6.0f ns per call" % (base * 1e9))
+    print("  no-op / empty call: %.2fx; target <= 3x: %s" % (noop / base, "met" if noop <= 3 * base else "NOT met"))
     print("  dropped: %d; target < 5000 ns: %s" % (r.dropped + r0.dropped,
                                                    "met" if med_module < 5e-6 else "NOT met"))
     srv.close()

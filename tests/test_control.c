@@ -13,7 +13,8 @@ static chase_profile_t *prof;
 /* A GPU backend wrapping the simulated one, to inject failures. */
 typedef struct faulty {
     chase_gpu_t *inner;
-    int deny_set;      /* set_power_limit answers CHASE_EPERM */
+    int deny_set;      /* set_setting answers CHASE_EPERM */
+    int deny_after;    /* ... once this many sets went through (0: from the first) */
     int fail_energy_after; /* energy fails after this many calls (0: never) */
     int energy_calls;
     int sets;
@@ -37,7 +38,7 @@ static int f_get(void *s, int i, chase_knob_t k, chase_setting_range_t *o, chase
 static int f_set(void *s, int i, const chase_setting_t *v, chase_err_t *e)
 {
     faulty_t *f = s;
-    if (f->deny_set)
+    if (f->deny_set && f->sets >= f->deny_after)
         return chase_err_set(e, CHASE_EPERM, "denied");
     f->sets++;
     return chase_gpu_set_setting(f->inner, i, v, e);
@@ -184,7 +185,32 @@ static void test_no_permission_is_observe_only(void)
     CHECK(run(&f, tr, &l, &w, after, NULL) == CHASE_OK);
     CHECK(w.n == 1); /* said once, not every period */
     CHECK(strstr(w.last, "observe-only") != NULL);
+    CHECK(f.sets == 0);
     CHECK(after[0] == 280 && after[1] == 280);
+    /* The rows say what the GPUs held (280 W, read back), and apart from it what the policy decided. */
+    int differ = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK(l.rows[i].setting == 280);
+        differ += l.rows[i].decided != 280;
+    }
+    CHECK(differ > 0);
+    chase_ledger_free(&l);
+    chase_trace_free(tr);
+}
+
+static void test_permission_lost_mid_run(void)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 4);
+    faulty_t f = {.deny_set = 1, .deny_after = 3}; /* GPU 0 and 1 take a value, then GPU 0 one more, then no more */
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    warnings_t w = {0};
+    double after[2];
+    chase_err_t err;
+    CHECK(run(&f, tr, &l, &w, after, &err) == CHASE_EPERM);
+    CHECK(strstr(err.msg, "not put back") != NULL); /* the restore was refused too: said, naming the GPUs */
+    CHECK(strstr(err.msg, "GPU 0") != NULL && strstr(err.msg, "GPU 1") != NULL);
+    CHECK(after[0] != 280 && after[1] != 280); /* what the (simulated) GPUs hold, as the error says */
     chase_ledger_free(&l);
     chase_trace_free(tr);
 }
@@ -410,6 +436,7 @@ int main(void)
     RUN(test_skill_recalibrates);
     RUN(test_accounting_and_restore);
     RUN(test_no_permission_is_observe_only);
+    RUN(test_permission_lost_mid_run);
     RUN(test_gpu_lost_still_restores);
     RUN(test_trace_too_short);
     RUN(test_periods_and_mixing);

@@ -376,9 +376,10 @@ int main(void)
     RUN(test_window_independent);
     RUN(test_any_start);
     RUN(test_models_match_their_sources);
-    if (compared_models == 0 && check_failures == 0) {
-        fprintf(stderr, "%d checks passed, but no model was compared with its source: reported as skipped\n",
-                check_count);
+    if (compared_models < (int)chase_gridmodel_count && check_failures == 0) {
+        fprintf(stderr, "%d checks passed, but only %d of %zu models were compared with their sources: reported as "
+                        "skipped\n",
+                check_count, compared_models, chase_gridmodel_count);
         return SKIP_TEST;
     }
     CHECK_DONE();

@@ -1,14 +1,17 @@
-/* Signals: trace replay never looks ahead, actual() is the exact mean, static, replay mapping, and spec parsing. */
+/* Signals: trace replay never looks ahead, actual() is the exact mean, static, replay mapping, spec parsing through
+ * the one key reader and the one table of sources, and spec redaction. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chase/provider.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
 #include "check.h"
-#include "signal/spec.h"
+#include "signal/keys.h"
+#include "signal/registry.h"
 
 static int have_data = 1;
 
@@ -220,7 +223,7 @@ static void test_static(void)
 
 static int open_spec(const char *spec, double now, chase_signal_t **s, chase_err_t *err)
 {
-    chase_signal_open_opts_t o = {NULL, now};
+    chase_signal_open_opts_t o = {.now = now};
     *s = NULL;
     memset(err, 0, sizeof *err);
     return chase_signal_open(spec, &o, s, err);
@@ -262,27 +265,119 @@ static void test_spec_static(void)
     expect_spec_error("static:400,step=", CHASE_EINVAL, "'step' has an empty value");
 }
 
-/* The key=value reader the providers share (in a chain, an item without '=' names the next provider instead). */
+/* The one key=value reader every source uses (in a chain, an item without '=' names the next provider instead). */
 static void test_spec_key_values(void)
 {
-    char k[16], v[16];
+    chase_keys_t k;
     chase_err_t err;
-    const char *p = "a=1, b = x ,c=2";
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == 1 && !strcmp(k, "a") && !strcmp(v, "1"));
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == 1 && !strcmp(k, "b") && !strcmp(v, "x"));
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == 1 && !strcmp(k, "c") && !strcmp(v, "2"));
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == 0);
-    p = ",step";
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == CHASE_EINVAL &&
-          strstr(err.msg, "prov: 'step' is not key=value"));
-    p = "=3";
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == CHASE_EINVAL && strstr(err.msg, "no key"));
-    p = "averyveryverylongkey=1";
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == CHASE_EINVAL && strstr(err.msg, "too long"));
-    p = "k=averyveryverylongvalue";
-    CHECK(chase_spec_next(&p, "prov", k, sizeof k, v, sizeof v, &err) == CHASE_EINVAL && strstr(err.msg, "'k'"));
-    CHECK(chase_spec_unknown_key("prov", "zz", "a, b", &err) == CHASE_EINVAL && strstr(err.msg, "'zz'") &&
-          strstr(err.msg, "a, b"));
+    CHECK(chase_keys_parse("prov", "a=1, b = x ,,c=2", &k, &err) == CHASE_OK && k.n == 3);
+    CHECK_STR(chase_keys_get(&k, "a"), "1");
+    CHECK_STR(chase_keys_get(&k, "b"), "x");
+    CHECK_STR(chase_keys_get(&k, "c"), "2");
+    CHECK(chase_keys_get(&k, "d") == NULL);
+    CHECK(chase_keys_check(&k, "a, b, c", &err) == CHASE_OK);
+    CHECK(chase_keys_check(&k, "a, b", &err) == CHASE_EINVAL && strstr(err.msg, "prov: unknown key 'c'") &&
+          strstr(err.msg, "(known keys: a, b)"));
+    chase_keys_free(&k);
+    CHECK(chase_keys_parse("prov", "", &k, &err) == CHASE_OK && k.n == 0 && k.lead == NULL);
+    chase_keys_free(&k);
+    /* A source with a leading item takes it whole, '=' and blanks included. */
+    CHECK(chase_keys_parse_lead("trace", "/data/a=b.csv,start=2022", &k, &err) == CHASE_OK);
+    CHECK_STR(k.lead, "/data/a=b.csv");
+    CHECK(k.n == 1 && !strcmp(k.key[0], "start"));
+    chase_keys_free(&k);
+    static const struct {
+        const char *text, *says;
+    } bad[] = {
+        {"step", "prov: 'step' in the signal spec is not key=value"},
+        {"=3", "has no key"},
+        {"a=1,a=2", "key 'a' given twice"},
+        {"a= ", "key 'a' has an empty value"},
+        /* A long item without '=' may be a pasted credential: it is named by position, never quoted. */
+        {"a=1,sk9f8d7s6a5d4f3g2h1", "item 2 of the signal spec is not key=value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = chase_keys_parse("prov", bad[i].text, &k, &err);
+        CHECK(rc == CHASE_EINVAL && strstr(err.msg, bad[i].says));
+        if (rc != CHASE_EINVAL || !strstr(err.msg, bad[i].says))
+            fprintf(stderr, "  '%s': %d %s\n", bad[i].text, rc, err.msg);
+        CHECK(strstr(err.msg, "sk9f8d7s6a5d4f3g2h1") == NULL);
+    }
+    double d = -1;
+    int b = -1;
+    CHECK(chase_keys_parse("prov", "n=2.5,d=90s,b=yes,x=abc", &k, &err) == CHASE_OK);
+    CHECK(chase_keys_number(&k, "n", 0, 3, &d, &err) == CHASE_OK && d == 2.5);
+    CHECK(chase_keys_number(&k, "n", 0, 2, &d, &err) == CHASE_EINVAL && strstr(err.msg, "n=2.5 must be between"));
+    CHECK(chase_keys_duration(&k, "d", 0, 100, &d, &err) == CHASE_OK && d == 90);
+    CHECK(chase_keys_bool(&k, "b", &b, &err) == CHASE_OK && b == 1);
+    CHECK(chase_keys_number(&k, "x", 0, 1, &d, &err) == CHASE_EINVAL && strstr(err.msg, "x='abc' is not a number"));
+    d = 7;
+    CHECK(chase_keys_number(&k, "absent", 0, 1, &d, &err) == CHASE_OK && d == 7); /* absent: left alone */
+    chase_keys_free(&k);
+}
+
+/* One table of sources: every name the spec reader knows, the help and chase_provider_known agree with it. */
+static void test_registry(void)
+{
+    size_t n = 0, live = 0;
+    for (const chase_signal_source_t *s; (s = chase_signal_source(n)) != NULL; n++) {
+        CHECK(s->name && s->usage && s->summary && s->secret_envs);
+        CHECK(strncmp(s->usage, s->name, strlen(s->name)) == 0); /* the usage is the spec form of that name */
+        CHECK(chase_provider_known(s->name) == s->live);
+        CHECK(chase_source_find(s->name) && &chase_source_find(s->name)->info == s);
+        live += (size_t)s->live;
+    }
+    CHECK(n == 5 && live == 3);
+    CHECK(!chase_provider_known("trace") && !chase_provider_known("nosuch") && !chase_provider_known(NULL));
+    /* The credential variables, for a command that must not inherit them. */
+    const char *want[] = {"ELECTRICITYMAPS_TOKEN", "WATTTIME_USERNAME", "WATTTIME_PASSWORD"};
+    size_t m = 0;
+    for (const char *e; (e = chase_signal_secret_env(m)) != NULL; m++)
+        CHECK(m < 3 && !strcmp(e, want[m]));
+    CHECK(m == 3);
+    CHECK(chase_source_secret_key("token") && chase_source_secret_key("password") &&
+          chase_source_secret_key("username") && chase_source_secret_key("api_key") &&
+          chase_source_secret_key("MySecret") && !chase_source_secret_key("zone") && !chase_source_secret_key("url"));
+}
+
+/* What a report or a message may show of a spec: every credential blanked, everything else kept. */
+static void test_spec_redact(void)
+{
+    static const struct {
+        const char *spec, *shown;
+    } cases[] = {
+        {"ukci", "ukci"},
+        {"electricitymaps:zone=DE,token=tok-SECRET-1", "electricitymaps:zone=DE,token=***"},
+        {"electricitymaps:token=tok-SECRET-1,zone=DE", "electricitymaps:token=***,zone=DE"},
+        {"watttime:region=PJM,username=alice,password=pw-SECRET-2,ukci:region=13,max_stale=1h",
+         "watttime:region=PJM,username=***,password=***,ukci:region=13,max_stale=1h"},
+        {"ukci:url=https://bob:pw-SECRET-3@proxy.example/uk,fresh=0", "ukci:url=https://***@proxy.example/uk,fresh=0"},
+        {"trace:/data/ci.csv,start=2022-06-01,speed=60", "trace:/data/ci.csv,start=2022-06-01,speed=60"},
+        {"static:400", "static:400"},
+        {"electricitymaps:zone=DE, api_key = k-SECRET-4", "electricitymaps:zone=DE, api_key =***"},
+        /* A bare value after a live source (a pasted key without "token="): blanked too. */
+        {"electricitymaps:zone=DE,tokSECRET5abcdef123456", "electricitymaps:zone=DE,***"},
+    };
+    char buf[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(chase_signal_spec_redact(cases[i].spec, buf, sizeof buf) == CHASE_OK);
+        CHECK_STR(buf, cases[i].shown);
+        CHECK(strstr(buf, "SECRET") == NULL);
+    }
+    /* Cut to fit: still redacted, and said. */
+    char small[32];
+    CHECK(chase_signal_spec_redact("electricitymaps:zone=DE,token=tok-SECRET-1", small, sizeof small) == CHASE_ERANGE);
+    CHECK(strlen(small) == sizeof small - 1 && strstr(small, "SECRET") == NULL && strstr(small, "tok-") == NULL);
+    CHECK(chase_signal_spec_redact(NULL, buf, sizeof buf) == CHASE_OK && buf[0] == '\0');
+    /* Errors about a spec never quote a credential either. */
+    chase_signal_t *s;
+    chase_err_t err;
+    CHECK(open_spec("electricitymaps:zone=DE,token=tok-SECRET-6,colour=red", 1e9, &s, &err) == CHASE_EINVAL);
+    CHECK(strstr(err.msg, "colour") && !strstr(err.msg, "SECRET"));
+    CHECK(open_spec("static:3,tokSECRET7abcdef123456", 1e9, &s, &err) == CHASE_EINVAL);
+    CHECK(strstr(err.msg, "not shown") && !strstr(err.msg, "SECRET"));
+    CHECK(open_spec("electricitymaps:tokSECRET8abcdef123456", 1e9, &s, &err) == CHASE_EINVAL);
+    CHECK(strstr(err.msg, "not key=value") && !strstr(err.msg, "SECRET"));
 }
 
 static void test_spec_general(void)
@@ -404,6 +499,8 @@ int main(void)
     RUN(test_static);
     RUN(test_spec_static);
     RUN(test_spec_key_values);
+    RUN(test_registry);
+    RUN(test_spec_redact);
     RUN(test_spec_general);
     RUN(test_spec_trace);
     RUN(test_spec_trace_columns);

@@ -132,6 +132,42 @@ static void test_durations(void)
     CHECK(chase_duration_parse(NULL, &v, NULL) == CHASE_EINVAL);
 }
 
+/* Years 0 to 9999 only: an offset cannot push a time past either end, and what is outside prints readably. */
+static void test_year_bounds(void)
+{
+    char buf[32];
+    CHECK(parse_ok("0000-01-01T00:00:00Z") == CHASE_TIME_MIN);
+    CHECK(parse_ok("9999-12-31T23:59:59Z") == CHASE_TIME_MAX);
+    CHECK(parse_ok("0000-01-01T01:00:00+01:00") == CHASE_TIME_MIN);
+    CHECK_STR(chase_time_format(CHASE_TIME_MIN, buf, sizeof buf), "0000-01-01T00:00:00Z");
+    CHECK_STR(chase_time_format(CHASE_TIME_MAX, buf, sizeof buf), "9999-12-31T23:59:59Z");
+    const char *outside[] = {"0000-01-01T00:00:00+00:01", "0000-01-01T00:30:00+01:00", "9999-12-31T23:59:59-00:01",
+                             "9999-12-31T23:00:00-01:00"};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        int64_t t = 42;
+        chase_err_t err = {0};
+        CHECK(chase_time_parse(outside[i], &t, &err) == CHASE_EFORMAT && t == 42);
+        CHECK(strstr(err.msg, outside[i]) != NULL && strstr(err.msg, "0 to 9999") != NULL);
+    }
+    /* Outside the range the text says so instead of a five-digit or negative year (or an overflowed one). */
+    static const int64_t far[] = {CHASE_TIME_MAX + 1, CHASE_TIME_MIN - 1, INT64_MAX, INT64_MIN, INT64_C(1) << 50};
+    for (size_t i = 0; i < sizeof far / sizeof *far; i++)
+        CHECK_STR(chase_time_format(far[i], buf, sizeof buf), "(out of range)");
+    CHECK_STR(chase_time_format(INT64_MAX, buf, 21), "(out of range)");
+}
+
+/* Input quoted in a message is escaped: a time field with terminal escapes does not reach the terminal raw. */
+static void test_messages_escaped(void)
+{
+    int64_t t;
+    chase_err_t err = {0};
+    CHECK(chase_time_parse("2020\x1b[2J", &t, &err) == CHASE_EFORMAT);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strstr(err.msg, "2020\\x1b[2J") != NULL);
+    double d;
+    CHECK(chase_duration_parse("5\x1b]0;x\x07", &d, &err) == CHASE_EINVAL);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strchr(err.msg, '\x07') == NULL && strstr(err.msg, "5\\x1b]0;x\\x07"));
+}
+
 static void test_negative_days(void)
 {
     /* Times before 1970 fall on the right day and second of day. */
@@ -149,5 +185,7 @@ int main(void)
     RUN(test_roundtrip_against_libc);
     RUN(test_durations);
     RUN(test_negative_days);
+    RUN(test_year_bounds);
+    RUN(test_messages_escaped);
     CHECK_DONE();
 }

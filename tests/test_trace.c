@@ -2,11 +2,14 @@
  * written here, and small generated CSVs for every documented rule and error. */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
@@ -155,6 +158,7 @@ static void test_every_real_file_loads(void)
             }
             int64_t want_step = strstr(e->d_name, "watttime") ? 1800 : 3600;
             CHECK(t->step_s == want_step);
+            CHECK_STR(t->note, ""); /* one step throughout: nothing resampled, nothing to say */
             for (size_t i = 0; i < t->n; i++)
                 if (!isfinite(t->ci[i]) || t->ci[i] < 0) {
                     CHECK(!"every value finite and >= 0");
@@ -304,6 +308,8 @@ static void test_electricitymaps_direct_vs_lca(void)
     chase_trace_free(l);
 }
 
+/* Reading speed, as CPU time (what other jobs on a shared machine take is not counted) with a generous bound: it
+ * catches a reader gone quadratic (seconds), not a busy machine. */
 static void test_speed(void)
 {
     char path[1024];
@@ -316,17 +322,17 @@ static void test_speed(void)
         struct timespec a, b;
         chase_trace_t *t;
         chase_err_t err;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
         CHECK(chase_trace_read_csv(path, NULL, &t, &err) == CHASE_OK);
-        clock_gettime(CLOCK_MONOTONIC, &b);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         best = fmin(best, (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
         chase_trace_free(t);
     }
-    fprintf(stderr, "reading 2 years of hourly CI (17544 rows): %.2f ms\n", best);
+    fprintf(stderr, "reading 2 years of hourly CI (17544 rows): %.2f ms CPU\n", best);
 #if defined(__SANITIZE_ADDRESS__) || defined(__OPTIMIZE__) == 0
-    CHECK(best < 200); /* sanitizers and -O0 are slow; only catch gross regressions */
+    CHECK(best < 2000); /* sanitizers and -O0 are slow; only catch gross regressions */
 #else
-    CHECK(best < 20); /* two years; one year must stay well under 10 ms */
+    CHECK(best < 200); /* about 2 ms on the project's machine; one year must stay well under 10 ms */
 #endif
 }
 
@@ -586,6 +592,234 @@ static void test_step_is_most_common_spacing(void)
     }
 }
 
+/* A temporary folder for the tests that need files of their own. */
+static const char *scratch_dir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/chase-test-trace-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+    }
+    return dir;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, len, f) != len) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+/* A FIFO, a directory or a device given as the trace is bad input (exit status 2), refused before any read: a FIFO
+ * used to block in open() for ever, and /dev/zero never ends. An alarm turns a hang into a failure. */
+static void test_only_regular_files(void)
+{
+    char fifo[300], dirpath[300];
+    snprintf(fifo, sizeof fifo, "%s/ci.fifo", scratch_dir());
+    snprintf(dirpath, sizeof dirpath, "%s/adir.csv", scratch_dir());
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(mkdir(dirpath, 0700) == 0);
+    const char *paths[] = {fifo, dirpath, "/dev/zero", "/dev/null"};
+    const char *kind[] = {"FIFO", "directory", "character device", "character device"};
+    alarm(20);
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        chase_trace_t *t = NULL;
+        chase_err_t err = {0};
+        int rc = chase_trace_read_csv(paths[i], NULL, &t, &err);
+        CHECK(rc == CHASE_EINVAL && t == NULL);
+        CHECK(chase_exit_status(rc) == 2);
+        CHECK(strstr(err.msg, paths[i]) != NULL && strstr(err.msg, kind[i]) != NULL);
+        if (rc != CHASE_EINVAL || !strstr(err.msg, kind[i]))
+            fprintf(stderr, "  %s: %d %s\n", paths[i], rc, err.msg);
+    }
+    alarm(0);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.csv", scratch_dir());
+    CHECK(chase_trace_read_csv(missing, NULL, &t, &err) == CHASE_ENOTFOUND && strstr(err.msg, missing));
+    unlink(fifo);
+    rmdir(dirpath);
+}
+
+/* A NUL byte is not text: "12\0abc" used to read as 12 (strtod stops at the NUL). Anywhere in the file it is an
+ * error naming its line, in the text given in memory and in a file. */
+static void test_nul_bytes_refused(void)
+{
+    static const char a[] = "time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,12\0abc\n2020-01-01T02:00:00Z,3\n";
+    static const char b[] = "time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z\0junk,2\n2020-01-01T02:00:00Z,3\n";
+    static const char c[] = "time,ci\r\n2020-01-01T00:00:00Z,1\r2020-01-01T01:00:00Z,2\0\n";
+    const struct {
+        const char *text;
+        size_t len;
+        int line;
+    } cases[] = {{a, sizeof a - 1, 3}, {b, sizeof b - 1, 3}, {c, sizeof c - 1, 3}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chase_trace_t *t = NULL;
+        chase_err_t err = {0};
+        int rc = chase_trace_parse_csv(cases[i].text, cases[i].len, "mem.csv", NULL, &t, &err);
+        char where[32];
+        snprintf(where, sizeof where, "mem.csv:%d:", cases[i].line);
+        CHECK(rc == CHASE_EFORMAT && t == NULL && strstr(err.msg, where) && strstr(err.msg, "NUL"));
+        if (rc != CHASE_EFORMAT || !strstr(err.msg, where))
+            fprintf(stderr, "  case %zu: %d %s\n", i, rc, err.msg);
+        chase_trace_free(t);
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/nul.csv", scratch_dir());
+    write_text(path, a, sizeof a - 1);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_read_csv(path, NULL, &t, &err) == CHASE_EFORMAT && t == NULL && strstr(err.msg, ":3:"));
+    unlink(path);
+}
+
+/* Names and values from the file reach messages escaped, and the trace's own name and column are safe labels. */
+static void test_names_escaped(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/x\x1b]0;pwned\x07.csv", scratch_dir());
+    static const char text[] = "time,\x1b[31mred\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,2\n";
+    write_text(path, text, sizeof text - 1);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_read_csv(path, NULL, &t, &err) == CHASE_EFORMAT);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strchr(err.msg, '\x07') == NULL);
+    CHECK(strstr(err.msg, "x\\x1b]0;pwned\\x07.csv") && strstr(err.msg, "'\\x1b[31mred'"));
+    fprintf(stderr, "  (message: %s)\n", err.msg);
+    chase_trace_read_opts_t o = {.column = "\x1b[31mred"};
+    CHECK(chase_trace_read_csv(path, &o, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK_STR(t->name, "x\\x1b]0;pwned\\x07");
+        CHECK_STR(t->column, "\\x1b[31mred");
+        chase_trace_free(t);
+    }
+    o.column = "\x1b[2Jgone";
+    CHECK(chase_trace_read_csv(path, &o, &t, &err) == CHASE_ENOTFOUND);
+    CHECK(strchr(err.msg, '\x1b') == NULL && strstr(err.msg, "\\x1b[2Jgone"));
+    unlink(path);
+    /* A bad time or value quotes the field, escaped. */
+    expect_error("time,ci\n2020-01-01T00:00:00Z,1\n\x1b[2J,2\n", NULL, CHASE_EFORMAT, 3, "'\\x1b[2J'");
+    expect_error("time,ci\n2020-01-01T00:00:00Z,1\n2020-01-01T01:00:00Z,\x1b[2J\n", NULL, CHASE_EFORMAT, 3,
+                 "'\\x1b[2J'");
+    /* A time an offset moves before the year 0 is refused like any bad time. */
+    expect_error("time,ci\n0000-01-01T00:00:00+01:00,1\n0000-01-01T01:00:00+01:00,2\n", NULL, CHASE_EFORMAT, 2,
+                 "ISO-8601");
+}
+
+/* Rows from (time, value, minutes to the next row) triples: a file whose spacing is given row by row. */
+static char *rows_csv(int64_t t0, const int *minutes, size_t n, const double *v)
+{
+    size_t cap = 32 + n * 48, o = 0;
+    char *s = malloc(cap);
+    o += (size_t)snprintf(s, cap, "time,ci\n");
+    int64_t t = t0;
+    for (size_t i = 0; i < n; i++) {
+        char ts[32];
+        chase_time_format(t, ts, sizeof ts);
+        if (isnan(v[i]))
+            o += (size_t)snprintf(s + o, cap - o, "%s,\n", ts);
+        else
+            o += (size_t)snprintf(s + o, cap - o, "%s,%g\n", ts, v[i]);
+        t += (int64_t)minutes[i] * 60;
+    }
+    return s;
+}
+
+/* A series whose step changes part way, as ENTSO-E's went from 30- (or 60-) minute to 15-minute values: read at the
+ * finest step, each row's value held over its own step, and said once in the note. Before, the first 15-minute row
+ * was "off the 30 min grid" and the file could not be read at all. */
+static void test_step_changes_part_way(void)
+{
+    /* Three days of 30-min values, then three days of 15-min ones, from 2025-09-28; a daily curve. */
+    enum { A = 3 * 48, B = 3 * 96 };
+    int minutes[A + B];
+    double v[A + B];
+    for (int i = 0; i < A + B; i++) {
+        minutes[i] = i < A ? 30 : 15;
+        double h = i < A ? i * 0.5 : A * 0.5 + (i - A) * 0.25;
+        v[i] = round(300 + 100 * sin(2 * M_PI * h / 24));
+    }
+    int64_t t0 = 1759017600; /* 2025-09-28T00:00:00Z */
+    char *text = rows_csv(t0, minutes, A + B, v);
+    chase_trace_t *t = NULL;
+    chase_err_t err = {0};
+    CHECK(chase_trace_parse_csv(text, strlen(text), "entsoe.csv", NULL, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK(t->step_s == 900 && t->start == t0 && t->n == 2 * A + B && t->n_filled == 0);
+        int held = 1;
+        for (int i = 0; i < A; i++)
+            held &= t->ci[2 * i] == v[i] && t->ci[2 * i + 1] == v[i];
+        for (int i = 0; i < B; i++)
+            held &= t->ci[2 * A + i] == v[A + i];
+        CHECK(held);
+        /* The step-hold integral of every row is kept exactly: 30 min of each 30-min value. */
+        double want = 0;
+        for (int i = 0; i < A + B; i++)
+            want += v[i] * minutes[i] * 60;
+        CHECK_NEAR(chase_trace_integral(t, (double)t->start, (double)chase_trace_end(t)), want, 1e-6);
+        /* Said once, with where: the first 15-min row is data row A (from 0), on line A + 2 under the header. */
+        fprintf(stderr, "  (note: %s)\n", t->note);
+        CHECK(strstr(t->note, "from 30 min to 15 min") && strstr(t->note, "read at 15 min"));
+        char where[64];
+        snprintf(where, sizeof where, "line %d (2025-10-01T00:00:00Z)", A + 2);
+        CHECK(strstr(t->note, where) != NULL);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* The other way, 15 then 30 min: every row sits on the 15-min grid, but the 30-min values are held, not read
+     * as 15-min rows with every other one missing (which would interpolate them and call half the trace filled). */
+    int m2[12] = {15, 15, 15, 15, 15, 30, 30, 30, 30, 30, 30, 30};
+    double v2[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    text = rows_csv(t0, m2, 12, v2);
+    CHECK(chase_trace_parse_csv(text, strlen(text), "back.csv", NULL, &t, &err) == CHASE_OK);
+    if (t) {
+        CHECK(t->step_s == 900 && t->n_filled == 0 && t->n == 5 + 2 * 7);
+        CHECK(t->n == 19 && t->ci[5] == 6 && t->ci[6] == 6 && t->ci[17] == 12 && t->ci[18] == 12);
+        CHECK(strstr(t->note, "from 15 min to 30 min") != NULL);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* Hourly, half-hourly, hourly again, with a gap in the middle part and an empty value: two changes; the gap is
+     * filled as any gap is, and the note counts the changes. */
+    int m3[21] = {60, 60, 60, 60, 60, 30, 30, 30, 30, 90, 30, 30, 30, 30, 60, 60, 60, 60, 60, 60, 60};
+    double v3[21] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, NAN, 14, 15, 16, 17, 18, 19, 20, 21};
+    text = rows_csv(t0, m3, 21, v3);
+    CHECK(chase_trace_parse_csv(text, strlen(text), "three.csv", NULL, &t, &err) == CHASE_OK);
+    if (!t)
+        fprintf(stderr, "  three.csv: %s\n", err.msg);
+    if (t) {
+        CHECK(t->step_s == 1800 && t->n == 35);
+        CHECK(strstr(t->note, "changes 2 times") && strstr(t->note, "first from 1 h to 30 min"));
+        CHECK(t->n_filled == 3); /* two half-hours of the 90-min gap's hole, and the empty value */
+        CHECK(t->ci[0] == 1 && t->ci[1] == 1 && t->ci[10] == 6);
+        fprintf(stderr, "  (note: %s)\n", t->note);
+        chase_trace_free(t);
+    }
+    free(text);
+
+    /* A row off the grid of its own part is still an error, named as such. */
+    int m4[12] = {30, 30, 30, 30, 30, 15, 15, 15, 15, 20, 10, 15};
+    double v4[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    text = rows_csv(t0, m4, 12, v4);
+    expect_error(text, NULL, CHASE_EFORMAT, 12, "off the 15 min grid of this part");
+    free(text);
+    /* Parts with no common grid of 5 minutes or more cannot be one series. */
+    int m5[12] = {60, 60, 60, 60, 67, 15, 15, 15, 15, 15, 15, 15};
+    text = rows_csv(t0, m5, 12, v4);
+    expect_error(text, NULL, CHASE_EFORMAT, 0, "share no grid");
+    free(text);
+}
+
 /* Random byte edits of a valid file: never a crash, and always either a valid trace or an error that names the
  * file. Run under ASan this also finds reads past the end of the text. */
 static void test_mutations_never_crash(void)
@@ -727,9 +961,14 @@ int main(void)
     RUN(test_bom_crlf_quotes_offsets);
     RUN(test_step_is_most_common_spacing);
     RUN(test_mutations_never_crash);
+    RUN(test_only_regular_files);
+    RUN(test_nul_bytes_refused);
+    RUN(test_names_escaped);
+    RUN(test_step_changes_part_way);
     RUN(test_wide_header);
     RUN(test_lookup_and_integral);
     RUN(test_slice_keeps_filled_flags);
+    rmdir(scratch_dir());
     if (!have_data && check_failures == 0) {
         fprintf(stderr, "shared data missing: generated-data tests passed, real-file tests skipped\n");
         return SKIP_TEST;

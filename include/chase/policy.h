@@ -65,6 +65,18 @@ typedef enum chase_forecast_use {
                                 horizon */
 } chase_forecast_use_t;
 
+/* What a policy says of itself once it has decided: the values it works with (MaxCI, ...) and a note, so that a
+ * report can show them and a test can recompute its decisions. */
+typedef struct chase_policy_info {
+    size_t n;
+    struct {
+        const char *key; /* a field name with its unit, e.g. "max_ci_g_per_kwh" */
+        double value;    /* NAN: not known (yet) */
+    } v[6];
+    char note[256]; /* one sentence for people, "" when there is nothing to say */
+    int warn;       /* the note is a warning: the policy cannot do what was asked of it */
+} chase_policy_info_t;
+
 /* What a policy needs besides the forecast, so that a front end can check a run before it starts. */
 enum {
     CHASE_POLICY_NEEDS_PROFILE = 1, /* the job's measured profile (a stand-in of the GPUs' range will not do) */
@@ -83,6 +95,8 @@ typedef struct chase_policy_ops {
     /* CHASE_ERANGE when a setting the policy will ask for lies outside [lo, hi] (NULL: it only uses the profile's
      * own settings). */
     int (*check_range)(void *state, double lo, double hi, chase_err_t *err);
+    /* Fills out (zeroed by the caller); NULL: nothing to say. */
+    void (*describe)(const void *state, chase_policy_info_t *out);
 } chase_policy_ops_t;
 
 typedef struct chase_policy chase_policy_t;
@@ -110,6 +124,9 @@ unsigned chase_policy_needs(const chase_policy_t *p);
 
 /* CHASE_ERANGE, naming the setting, when the policy would ask for one outside [lo, hi]. */
 int chase_policy_check_range(const chase_policy_t *p, double lo, double hi, chase_err_t *err);
+
+/* What the policy says of itself (see chase_policy_info_t); out->n == 0 and "" when nothing. */
+void chase_policy_describe(const chase_policy_t *p, chase_policy_info_t *out);
 
 /* The registered policies, NULL-terminated. */
 const chase_policy_ops_t *const *chase_policy_list(void);

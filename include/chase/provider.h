@@ -66,8 +66,18 @@ enum { CHASE_CACHE_OBSERVED = 0, CHASE_CACHE_FORECAST = 1 };
 int chase_cache_default_path(char *buf, size_t size, chase_err_t *err);
 
 /* Opens (creating it and its folder) the cache at path, or at the default path when path is NULL. WAL mode and a
- * busy timeout make it safe for several processes at once. */
+ * busy timeout make it safe for several processes at once. CHASE_EFORMAT when the file is not an SQLite database,
+ * CHASE_EPERM when it can only be read (read-only, another user's), CHASE_EIO for other failures. */
 int chase_cache_open(const char *path, chase_cache_t **out, chase_err_t *err);
+
+/* Like chase_cache_open, but a broken cache never stops the caller: a file that is not a database is moved aside
+ * (to PATH.corrupt-YYYYMMDDTHHMMSSZ, with its -wal and -shm) and a new one started; any other failure (a read-only
+ * or root-owned file or folder, no HOME) gives an in-memory cache for this process. note (of note_size) says what
+ * was done, in one line, or is "" when the file opened. Fails only when out of memory. */
+int chase_cache_open_or_memory(const char *path, chase_cache_t **out, char *note, size_t note_size, chase_err_t *err);
+
+/* Makes waits for another process's lock on c end early once stop(arg) answers non-zero (NULL: never). */
+void chase_cache_set_interrupt(chase_cache_t *c, int (*stop)(void *arg), void *arg);
 
 /* Closes c (NULL is fine). */
 void chase_cache_close(chase_cache_t *c);
@@ -88,18 +98,22 @@ int chase_cache_last_fetch(chase_cache_t *c, const char *provider, const char *z
 
 /* ---- Providers ---- */
 
-/* 1 when name is a live provider: "electricitymaps", "watttime" or "ukci". */
+/* 1 when name is a live provider in the table of sources (chase_signal_source): "electricitymaps", "watttime",
+ * "ukci". */
 int chase_provider_known(const char *name);
 
-/* Opens live provider name with its keys ("zone=DE,emission=direct", may be "" or NULL). Keys common to all:
- * url= (base URL), cache= (SQLite file; else opts->cache_path, else the default), fresh= (serve from the cache
- * while the last fetch is younger: default 5m), timeout= (per request, default 20s), retries= (default 3).
- * Unknown keys and missing credentials are CHASE_EINVAL / CHASE_EAUTH naming the key or the variable to set. */
+/* Opens live provider name with its keys ("zone=DE,emission=direct", may be "" or NULL), alone (not in a chain).
+ * Keys common to all: url= (base URL), cache= (SQLite file; else opts->cache_path, else the default), fresh= (serve
+ * from the cache while the last fetch is younger: default 5m), timeout= (per request, default 20s), retries=
+ * (default 3). Unknown keys and missing credentials are CHASE_EINVAL / CHASE_EAUTH naming the key or the variable
+ * to set. Its fetches run in a worker thread like chase_signal_open's, but each query waits for the fetch it starts
+ * (opts->wait_s is not read) and nothing is fetched before the first query: for tests and one-shot tools. */
 int chase_provider_open(const char *name, const char *keys, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                         chase_err_t *err);
 
-/* The observations provider signal s holds in its cache with t in [since, now], without fetching; CHASE_ENOTSUP
- * when s is not a live provider. */
+/* The observations live provider signal s holds in memory (what its cache held at opening, the last 15 days, and
+ * what it fetched since) with t in [since, now], without fetching or waiting; CHASE_ENOTSUP when s is not a live
+ * provider. */
 int chase_provider_cached(chase_signal_t *s, double now, int64_t since, chase_sample_t *out, size_t cap, size_t *n,
                           chase_err_t *err);
 
@@ -110,9 +124,10 @@ const char *chase_provider_name(const chase_signal_t *s);
 
 /* A signal over members (taken over, freed with it) tried in order. When all fail, the newest good value carries
  * on flagged CHASE_SAMPLE_STALE; once no member has answered for max_stale_s, history reports CHASE_ENODATA so the
- * control loop falls back to its safe policy. Each change (stale, no data, back) is said once on stderr. */
-int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_signal_t **out,
-                          chase_err_t *err);
+ * control loop falls back to its safe policy; before any member has answered it says there is no data yet. Each
+ * change (another source, stale, no data, back) is said once through warn (NULL: silent). */
+int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_warn_fn warn, void *warn_arg,
+                          chase_signal_t **out, chase_err_t *err);
 
 /* Name of the source that gave chain s its last history ("electricitymaps"), the last good one while stale, or
  * NULL when none has answered yet or s is not a chain. */
@@ -126,7 +141,7 @@ typedef int (*chase_signal_open_one_fn)(const char *name, const char *keys, cons
  * ("ukci") or begins "name:" with no '=' before the ':' ("electricitymaps:zone=DE", "trace:FILE"); other items
  * ("key=value") belong to the provider before them. The key max_stale=DURATION (default 2h) may follow any
  * provider and sets the chain's. A single live provider is still wrapped in a chain so stale handling applies;
- * a single trace or static signal is returned as opened. */
+ * a single trace or static signal is returned as opened. The chain's warnings go to opts->on_warning. */
 int chase_signal_open_chain(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_open_one_fn open_one,
                             chase_signal_t **out, chase_err_t *err);
 

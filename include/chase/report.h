@@ -8,6 +8,7 @@
 #include "chase/error.h"
 #include "chase/gpu.h"
 #include "chase/ledger.h"
+#include "chase/policy.h"
 #include "chase/profile.h"
 #include "chase/setting.h"
 #include "chase/trace.h"
@@ -39,6 +40,7 @@ typedef struct chase_policy_result {
     chase_ledger_t ledger;
     double slowdown_pct, carbon_saving_pct, energy_saving_pct;
     double efficiency_pp, timing_pp;
+    chase_policy_info_t info; /* what the policy said of itself after the run */
 } chase_policy_result_t;
 
 /* A simulated comparison: one job, several policies, on one trace. */
@@ -67,6 +69,7 @@ typedef struct chase_run_record {
     const char *signal;     /* the carbon source's spec, secrets removed */
     const char *policy;     /* the policy that ran */
     const char *policy_requested;
+    chase_policy_info_t policy_info; /* what the policy that ran said of itself */
     double period_s, budget_pct, total_steps; /* total_steps NAN when unknown */
     int dry_run;            /* the user asked to observe only */
     const char *backend;    /* who changed the GPUs: "nvml", "agent", or "observe-only" when nobody did */

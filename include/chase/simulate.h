@@ -35,6 +35,10 @@ void chase_sim_spec_init(chase_sim_spec_t *spec);
 int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                           chase_totals_t *out, chase_err_t *err);
 
+/* The same, and what the policy said of itself after the run (its MaxCI, ...; info may be NULL). */
+int chase_simulate_policy_info(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                               chase_totals_t *out, chase_policy_info_t *info, chase_err_t *err);
+
 /* Runs the job under `max` and then under each of policies (a `max` among them is not run twice) into out, which
  * has room for n + 1 results: out[0] is `max`, the baseline of every saving. Each other result gets its savings
  * and their split: its efficiency part is what `static` saves with a budget equal to the result's slowdown.

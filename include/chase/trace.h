@@ -25,6 +25,9 @@ typedef struct chase_trace {
     size_t trimmed_head;   /* samples without a value dropped before the first value (chase_trace_read_csv) */
     size_t trimmed_tail;   /* samples without a value dropped after the last value */
     char column[128];      /* the CSV column that was read ("" for traces not read from a file) */
+    char note[256];        /* what reading changed that the user should hear about once, e.g. a file whose step
+                              changes part way, resampled to one step; "" when nothing. The library never prints it:
+                              a command does. */
 } chase_trace_t;
 
 /* How gaps are handled and which column is read (all zero: the defaults). */

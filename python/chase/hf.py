@@ -4,6 +4,8 @@ Importable without transformers installed (the class then derives from object); 
 ``TrainerCallback``.
 """
 
+from typing import Any, Optional
+
 import chase
 
 try:
@@ -14,17 +16,18 @@ except Exception:
 __all__ = ["ChaseCallback"]
 
 
-class ChaseCallback(_Base):
+class ChaseCallback(_Base):  # type: ignore[misc, valid-type]
     """Reports each optimizer step to chase. Samples per step are taken from the training arguments
-    (per-device batch size x gradient accumulation steps) since the Trainer does not hand the batch to callbacks."""
+    (per-device batch size x gradient accumulation steps) since the Trainer does not hand the batch to callbacks.
+    The Trainer calls on_step_end once per optimizer step, after all its accumulated micro-batches."""
 
-    def on_step_end(self, args, state, control, **kwargs):
-        samples = None
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        samples: Optional[int] = None
         try:
             samples = int(args.per_device_train_batch_size) * int(args.gradient_accumulation_steps)
         except Exception:
             pass
         chase.step(samples)
 
-    def on_train_end(self, args, state, control, **kwargs):
-        chase.flush()
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        chase.flush(chase.FINAL_WAIT_S)

@@ -5,6 +5,8 @@ and tested anywhere); with Lightning it is a real ``Callback``. ``lightning.pyto
 ``pytorch_lightning`` package.
 """
 
+from typing import Any, Optional
+
 import chase
 
 try:
@@ -18,35 +20,52 @@ except Exception:
 __all__ = ["ChaseCallback"]
 
 
-def _batch_size(batch):
-    """Samples in a batch when they can be seen cheaply: a tensor's first dimension, or that of a tuple/dict's first
-    tensor; None otherwise."""
-    try:
-        if isinstance(batch, (list, tuple)) and batch:
-            batch = batch[0]
-        elif isinstance(batch, dict) and batch:
-            batch = next(iter(batch.values()))
-        shape = getattr(batch, "shape", None)
-        if shape is not None and len(shape) > 0:
-            return int(shape[0])
-    except Exception:
-        pass
-    return None
+def _batch_size(batch: Any) -> Optional[int]:
+    """Samples in a batch when they can be seen cheaply (chase.batch_size); None otherwise."""
+    return chase.batch_size(batch)
 
 
-class ChaseCallback(_Base):
-    """Reports each optimizer step (each training batch that ends) to chase, with its sample count."""
+class ChaseCallback(_Base):  # type: ignore[misc, valid-type]
+    """Reports each optimizer step to chase, with the samples of the batches that went into it.
 
-    def __init__(self, count_samples=True):
+    Lightning calls on_train_batch_end for every batch; under gradient accumulation (accumulate_grad_batches=k) only
+    every k-th one steps the optimizer. The trainer's global_step counts optimizer steps, so a step is reported when
+    it advances, carrying the samples of every batch since the last one.
+    """
+
+    def __init__(self, count_samples: bool = True) -> None:
         if _Base is not object:
             super().__init__()
         self.count_samples = count_samples
+        self._last_global_step: Optional[int] = None
+        self._pending_samples: Optional[int] = None
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args, **kwargs):
-        chase.step(_batch_size(batch) if self.count_samples else None)
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._last_global_step = getattr(trainer, "global_step", None)  # a resumed run starts past 0
+        self._pending_samples = None
 
-    def on_train_end(self, trainer, pl_module):
-        chase.flush()
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int,
+                           *args: Any, **kwargs: Any) -> None:
+        if self.count_samples:
+            n = _batch_size(batch)
+            if n is not None:
+                self._pending_samples = (self._pending_samples or 0) + n
+        gs = getattr(trainer, "global_step", None)
+        if not isinstance(gs, int):  # no trainer to ask: every batch is a step
+            chase.step(self._pending_samples)
+            self._pending_samples = None
+            return
+        last = self._last_global_step if self._last_global_step is not None else 0
+        if gs <= last:
+            return  # an accumulating micro-batch: its samples wait for the optimizer step
+        chase.step(self._pending_samples)
+        for _ in range(gs - last - 1):  # several optimizer steps since the last batch end: count each
+            chase.step(0 if self._pending_samples is not None else None)
+        self._last_global_step = gs
+        self._pending_samples = None
 
-    def on_exception(self, trainer, pl_module, exception):
-        chase.flush()
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        chase.flush(chase.FINAL_WAIT_S)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        chase.flush(chase.FINAL_WAIT_S)

@@ -234,6 +234,8 @@ int chase_cmd_forecast(int argc, char **argv)
     int rc = chase_trace_read_csv(a.trace, &ro, &tr, &err);
     if (rc != CHASE_OK)
         return cli_fail(PROG, rc, &err);
+    if (tr->note[0])
+        fprintf(stderr, PROG ": note: %s\n", tr->note);
     int status = a.eval ? cli_forecast_eval(&a, tr) : cmd_at(&a, tr);
     chase_trace_free(tr);
     return status;

@@ -12,6 +12,7 @@
 #include "chase/live.h"
 #include "chase/report.h"
 #include "chase/session.h"
+#include "chase/signal.h"
 #include "chase/timeutil.h"
 #include "cli/cli_util.h"
 #include "util/atomic_file.h"
@@ -292,7 +293,13 @@ int chase_cmd_run(int argc, char **argv)
         status = 128 + early;
         goto out;
     }
-    if ((rc = chase_live_job_spawn(lj, o->command, NULL, &err)) != CHASE_OK) {
+    /* The carbon APIs' credentials are chase's, not the training command's. */
+    const char *hide[16];
+    size_t n_hide = 0;
+    for (const char *v; n_hide + 1 < sizeof hide / sizeof hide[0] && (v = chase_signal_secret_env(n_hide));)
+        hide[n_hide++] = v;
+    hide[n_hide] = NULL;
+    if ((rc = chase_live_job_spawn(lj, o->command, hide, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 127;
         goto out;

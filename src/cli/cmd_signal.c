@@ -14,7 +14,9 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 
+#define PROG "chase signal"
 #define MAX_SAMPLES 20000
+#define MAX_SPAN_S (14 * 86400.0)
 
 static void usage(FILE *out)
 {
@@ -23,34 +25,54 @@ static void usage(FILE *out)
             "\n"
             "Shows what a carbon-intensity source returns: its recent observations and its own forecast, in g/kWh.\n"
             "Everything fetched is kept in the cache (default $XDG_CACHE_HOME/chase/cache.sqlite), and repeated calls\n"
-            "within 5 minutes are answered from it, so trying this does not spend your API quota.\n"
+            "within 5 minutes are answered from it, so trying this does not spend your API quota. A trace is shown\n"
+            "in its own time, up to its replay start.\n"
             "\n"
             "Options:\n"
             "  --signal SPEC    the source (below); required\n"
-            "  --history DUR    how far back to show observations (default 24h; 0 to skip)\n"
-            "  --forecast DUR   how far ahead to show the source's forecast (default 24h; 0 to skip)\n"
+            "  --history DUR    how far back to show observations (default 24h; 0 to skip; at most 14d)\n"
+            "  --forecast DUR   how far ahead to show the source's forecast (default 24h; 0 to skip; at most 14d)\n"
             "  --json FILE      write the samples as JSON to FILE ('-' for stdout) instead of the table\n"
             "  --cache PATH     SQLite cache file (same as the key cache=PATH)\n"
+            "  -h, --help       this help\n"
             "\n"
-            "Sources (SPEC is NAME:key=value,key=value; several sources separated by commas form a fallback chain):\n"
-            "  ukci                          UK Carbon Intensity API, national; no account needed\n"
-            "  ukci:region=13                one of the 17 GB regions (13 = London); or ukci:postcode=RG10\n"
-            "  electricitymaps:zone=DE       Electricity Maps v3; token from ELECTRICITYMAPS_TOKEN\n"
-            "  electricitymaps:lat=48.1,lon=11.6,emission=direct   by place; emission=direct|lifecycle\n"
-            "  watttime:region=CAISO_NORTH   WattTime v3 MOER (lbs/MWh shown as g/kWh); WATTTIME_USERNAME/PASSWORD\n"
-            "  watttime:lat=37.8,lon=-122.3  region found with /v3/region-from-loc\n"
-            "  electricitymaps:zone=GB,ukci  a chain: Electricity Maps first, the UK API when it fails\n"
+            "Sources (SPEC is NAME:key=value,key=value; several sources separated by commas form a fallback chain):\n");
+    for (size_t i = 0; chase_signal_source(i); i++) {
+        const chase_signal_source_t *s = chase_signal_source(i);
+        fprintf(out, "  %s\n      %s\n", s->usage, s->summary);
+    }
+    fprintf(out,
             "Keys for every live source: url= (base URL), cache=, fresh= (cache freshness, 5m), timeout= (20s),\n"
-            "retries= (3), backoff= (1s); for the chain: max_stale= (2h): how long the last good value may stand in\n"
-            "(flagged stale) before chase reports no data and the controller falls back to its safe policy.\n"
-            "Credentials are read from the environment; never put them in the spec (it shows in process listings).\n"
+            "retries= (3), backoff= (1s), retry_wait= (1m); for the chain: max_stale= (2h): how long the last good\n"
+            "value may stand in (flagged stale) before chase reports no data and the controller falls back to its\n"
+            "safe policy. Credentials are read from the environment; never put them in the spec (it shows in process\n"
+            "listings).\n"
             "\n"
             "Examples:\n"
             "  chase signal --signal ukci --history 6h --forecast 12h\n"
+            "  chase signal --signal ukci:region=13 --forecast 0\n"
             "  ELECTRICITYMAPS_TOKEN=... chase signal --signal electricitymaps:zone=FR --json -\n"
             "  WATTTIME_USERNAME=me WATTTIME_PASSWORD=... chase signal --signal watttime:region=PJM --forecast 2h\n"
             "  chase signal --signal electricitymaps:zone=GB,max_stale=1h,ukci:region=13\n"
-            "See docs/providers.md for each provider's details and what happens when it fails.\n");
+            "  chase signal --signal trace:ci.csv,start=2022-06-01 --history 2d\n"
+            "See docs/providers.md for each provider's details and what happens when it fails.\n"
+            "\n"
+            "Exit status: 0 when the source answered, 2 for bad input, 1 for other failures.\n");
+}
+
+static void on_warning(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": warning: %s\n", msg);
+}
+
+/* A trace is replayed on the caller's clock: give its samples back their own times. */
+static void to_own_time(chase_sample_t *s, size_t n, const chase_replay_t *map)
+{
+    for (size_t i = 0; i < n; i++) {
+        s[i].t = map->start + (int64_t)llround((double)(s[i].t - map->origin) * map->speed);
+        s[i].step_s = (int64_t)llround((double)s[i].step_s * map->speed);
+    }
 }
 
 static cJSON *samples_json(const chase_sample_t *s, size_t n)
@@ -80,104 +102,131 @@ static void print_table(FILE *out, const char *title, const chase_sample_t *s, s
     }
 }
 
+typedef struct options {
+    const char *spec, *json, *cache;
+    double hist_s, fc_s;
+} options_t;
+
+/* Returns 0 to go on, 1 after --help, 2 for bad input (already said). */
+static int parse_opts(int argc, char **argv, options_t *o)
+{
+    enum { O_SIGNAL = 256, O_HISTORY, O_FORECAST, O_JSON, O_CACHE };
+    static const struct option longopts[] = {
+        {"signal", required_argument, 0, O_SIGNAL},
+        {"history", required_argument, 0, O_HISTORY},
+        {"forecast", required_argument, 0, O_FORECAST},
+        {"json", required_argument, 0, O_JSON},
+        {"cache", required_argument, 0, O_CACHE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    *o = (options_t){.hist_s = 86400, .fc_s = 86400};
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case O_SIGNAL: o->spec = optarg; break;
+        case O_JSON: o->json = optarg; break;
+        case O_CACHE: o->cache = optarg; break;
+        case O_HISTORY:
+            if (cli_parse_duration(PROG, "--history", optarg, 0, MAX_SPAN_S, &o->hist_s))
+                return 2;
+            break;
+        case O_FORECAST:
+            if (cli_parse_duration(PROG, "--forecast", optarg, 0, MAX_SPAN_S, &o->fc_s))
+                return 2;
+            break;
+        case 'h': usage(stdout); return 1;
+        default: return 2;
+        }
+    }
+    if (optind < argc)
+        return cli_bad(PROG, "unexpected argument '%s' (see " PROG " --help)", argv[optind]);
+    if (!o->spec)
+        return cli_bad(PROG, "--signal SPEC is required, e.g. --signal ukci (see " PROG " --help)");
+    return 0;
+}
+
 int chase_cmd_signal(int argc, char **argv)
 {
-    const char *spec = NULL, *json = NULL, *cache = NULL;
-    double hist_s = 86400, fc_s = 86400;
-    chase_err_t err;
-    chase_err_clear(&err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "chase signal: %s needs a value (see --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--signal")) {
-            spec = v;
-        } else if (!strcmp(a, "--json")) {
-            json = v;
-        } else if (!strcmp(a, "--cache")) {
-            cache = v;
-        } else if (!strcmp(a, "--history") || !strcmp(a, "--forecast")) {
-            double d;
-            if (chase_duration_parse(v, &d, &err) != CHASE_OK || d > 14 * 86400.0) {
-                fprintf(stderr, "chase signal: %s %s: %s\n", a, v, err.msg[0] ? err.msg : "at most 14 days");
-                return 2;
-            }
-            *(!strcmp(a, "--history") ? &hist_s : &fc_s) = d;
-        } else {
-            fprintf(stderr, "chase signal: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-    }
-    if (!spec) {
-        fprintf(stderr, "chase signal: --signal SPEC is required, e.g. --signal ukci (see --help)\n");
-        return 2;
-    }
+    options_t o;
+    int pr = parse_opts(argc, argv, &o);
+    if (pr)
+        return pr == 1 ? 0 : 2;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    chase_signal_open_opts_t opts = {.cache_path = cache, .now = now};
+    double now = (double)ts.tv_sec; /* whole seconds: a replayed trace then shows its own times exactly */
+    /* A one-shot look: each query may wait for its fetch (bounded by the source's timeout= and retries=). */
+    chase_signal_open_opts_t opts = {.cache_path = o.cache, .now = now, .on_warning = on_warning, .wait_s = -1};
     chase_signal_t *sig = NULL;
-    int rc = chase_signal_open(spec, &opts, &sig, &err);
-    if (rc != CHASE_OK) {
-        fprintf(stderr, "chase signal: %s\n", err.msg);
-        return chase_exit_status(rc);
-    }
+    chase_err_t err, herr, ferr;
+    chase_err_clear(&herr);
+    chase_err_clear(&ferr);
+    int rc = chase_signal_open(o.spec, &opts, &sig, &err);
+    if (rc != CHASE_OK)
+        return cli_fail(PROG, rc, &err);
+    chase_replay_t map = {0, 0, 1};
+    int replay = chase_signal_trace_map(sig, &map, NULL) == CHASE_OK;
     chase_sample_t *hist = calloc(MAX_SAMPLES, sizeof *hist), *fc = calloc(MAX_SAMPLES, sizeof *fc);
     size_t nh = 0, nf = 0;
     int hrc = CHASE_OK, frc = CHASE_OK;
-    chase_err_t herr, ferr;
-    chase_err_clear(&herr);
-    chase_err_clear(&ferr);
     if (!hist || !fc) {
-        fprintf(stderr, "chase signal: out of memory\n");
-        rc = CHASE_ENOMEM;
+        rc = chase_err_set(&err, CHASE_ENOMEM, "out of memory");
         goto out;
     }
-    if (hist_s > 0)
-        hrc = chase_signal_history(sig, now, (int64_t)floor(now - hist_s), hist, MAX_SAMPLES, &nh, &herr);
-    if (fc_s > 0)
-        frc = chase_signal_forecast(sig, now, (int64_t)ceil(now + fc_s), fc, MAX_SAMPLES, &nf, &ferr);
-    if (json) {
+    /* --history and --forecast count in the source's own time: a replayed trace runs map.speed times faster. */
+    if (o.hist_s > 0)
+        hrc = chase_signal_history(sig, now, (int64_t)floor(now - o.hist_s / map.speed), hist, MAX_SAMPLES, &nh, &herr);
+    if (o.fc_s > 0)
+        frc = chase_signal_forecast(sig, now, (int64_t)ceil(now + o.fc_s / map.speed), fc, MAX_SAMPLES, &nf, &ferr);
+    double shown_now = now;
+    if (replay) {
+        to_own_time(hist, nh, &map);
+        to_own_time(fc, nf, &map);
+        shown_now = (double)map.start + (now - (double)map.origin) * map.speed;
+    }
+    if (o.json) {
         cJSON *root = cJSON_CreateObject();
         char when[32];
         const char *src = chase_signal_fallback_source(sig);
         cJSON_AddStringToObject(root, "source", src ? src : chase_provider_name(sig));
-        cJSON_AddStringToObject(root, "now", chase_time_format((int64_t)floor(now), when, sizeof when));
-        if (hist_s > 0) {
+        cJSON_AddStringToObject(root, "now", chase_time_format((int64_t)floor(shown_now), when, sizeof when));
+        if (o.hist_s > 0) {
             cJSON_AddItemToObject(root, "history", samples_json(hist, nh));
             if (hrc != CHASE_OK)
                 cJSON_AddStringToObject(root, "history_error", herr.msg);
         }
-        if (fc_s > 0) {
+        if (o.fc_s > 0) {
             cJSON_AddItemToObject(root, "forecast", samples_json(fc, nf));
             if (frc != CHASE_OK)
                 cJSON_AddStringToObject(root, "forecast_error", ferr.msg);
         }
-        if (cli_write_json("chase signal", json, root))
-            rc = CHASE_EIO;
+        if (cli_write_json(PROG, o.json, root))
+            rc = chase_err_set(&err, CHASE_EIO, "writing %s failed", o.json);
     } else {
-        if (hist_s > 0 && hrc == CHASE_OK)
+        if (replay) {
+            char when[32];
+            printf("trace replayed up to %s (its own time)\n",
+                   chase_time_format((int64_t)floor(shown_now), when, sizeof when));
+        }
+        if (o.hist_s > 0 && hrc == CHASE_OK)
             print_table(stdout, "history", hist, nh);
-        if (fc_s > 0 && frc == CHASE_OK)
+        if (o.fc_s > 0 && frc == CHASE_OK)
             print_table(stdout, "forecast", fc, nf);
     }
-    if (hist_s > 0 && hrc != CHASE_OK)
-        fprintf(stderr, "chase signal: history: %s\n", herr.msg);
-    if (fc_s > 0 && frc != CHASE_OK)
-        fprintf(stderr, "chase signal: forecast: %s\n", ferr.msg);
+    if (o.hist_s > 0 && hrc != CHASE_OK)
+        fprintf(stderr, PROG ": history: %s\n", herr.msg);
+    /* A trace or a static value makes no forecast of its own: not worth a message unless asked for alone. */
+    if (o.fc_s > 0 && frc != CHASE_OK && (frc != CHASE_ENOTSUP || o.hist_s <= 0))
+        fprintf(stderr, PROG ": forecast: %s\n", ferr.msg);
     /* The command succeeds when the source answered what was asked of it; a source without forecasts is fine. */
-    if (rc == CHASE_OK && hist_s > 0 && hrc != CHASE_OK)
+    if (rc == CHASE_OK && o.hist_s > 0 && hrc != CHASE_OK)
         rc = hrc;
-    if (rc == CHASE_OK && hist_s <= 0 && fc_s > 0 && frc != CHASE_OK)
+    if (rc == CHASE_OK && o.hist_s <= 0 && o.fc_s > 0 && frc != CHASE_OK)
         rc = frc;
 out:
+    if (rc == CHASE_ENOMEM)
+        fprintf(stderr, PROG ": %s\n", err.msg);
     free(hist);
     free(fc);
     chase_signal_free(sig);

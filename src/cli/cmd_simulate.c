@@ -323,6 +323,8 @@ int chase_cmd_simulate(int argc, char **argv)
             status = cli_fail(PROG, rc, &err);
             goto out;
         }
+        if (trace->note[0])
+            fprintf(stderr, PROG ": note: %s\n", trace->note);
         if (!o.start)
             start = chase_sim_default_start(trace, t_worst);
     } else {
@@ -362,6 +364,9 @@ int chase_cmd_simulate(int argc, char **argv)
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
+    for (size_t i = 0; i < n_res; i++)
+        if (res[i].info.warn)
+            fprintf(stderr, PROG ": warning: policy %s: %s\n", res[i].policy, res[i].info.note);
     chase_comparison_t cmp = {.trace = trace,
                               .profile = prof,
                               .start = (double)start,

@@ -48,7 +48,7 @@ int chase_simulate_compare(const chase_sim_spec_t *spec, const char *const *poli
         (*n_out)++;
         chase_err_t e;
         chase_err_clear(&e);
-        int rc = chase_simulate_policy(spec, order[i], &r->ledger, &r->totals, &e);
+        int rc = chase_simulate_policy_info(spec, order[i], &r->ledger, &r->totals, &r->info, &e);
         if (rc == CHASE_OK)
             rc = split(spec, &out[0].totals, r, &e);
         if (rc != CHASE_OK)

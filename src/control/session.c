@@ -33,6 +33,8 @@ struct chase_session {
     char policy_used[64];
     const char *profile_source;
     char error[600];
+    char signal_shown[1024]; /* the spec with its secrets blanked */
+    int described; /* the policy said what it works with */
     char journal_dir[1024];
     int visible[MAX_VISIBLE]; /* the job's GPUs from its environment */
 };
@@ -72,6 +74,15 @@ static void on_loop_period(void *arg, const chase_period_t *row)
     chase_session_t *s = arg;
     if (s->o.on_period)
         s->o.on_period(s->o.arg, row);
+    if (row->phase == CHASE_PHASE_CONTROL && !s->described) {
+        /* After the first decision the policy knows what it works with (chase: its MaxCI): say it once. */
+        s->described = 1;
+        chase_policy_info_t info;
+        chase_policy_describe(s->policy, &info);
+        if (info.note[0])
+            say(s, info.warn ? CHASE_SESSION_WARNING : CHASE_SESSION_NOTE, "policy %s: %s", s->policy_used,
+                info.note);
+    }
 }
 
 static double wall_now(void)
@@ -231,11 +242,14 @@ int chase_session_open(const chase_session_opts_t *o, chase_session_t **out, cha
                            s->policy_requested);
         goto fail;
     }
-    chase_signal_open_opts_t so = {o->cache_path, wall_now()};
+    /* The spec as messages and reports show it: a token= in it must never reach either. */
+    (void)chase_signal_spec_redact(s->signal_spec, s->signal_shown, sizeof s->signal_shown);
+    chase_signal_open_opts_t so = {
+        .cache_path = o->cache_path, .now = wall_now(), .on_warning = on_group_warning, .on_warning_arg = s};
     chase_err_t e;
     chase_err_clear(&e);
     if ((rc = chase_signal_open(s->signal_spec, &so, &s->signal, &e)) != CHASE_OK) {
-        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_spec, e.msg);
+        rc = chase_err_set(err, rc, "--signal %s: %s", s->signal_shown, e.msg);
         goto fail;
     }
     if ((rc = open_forecaster(s, err)) != CHASE_OK || (rc = open_gpus(s, err)) != CHASE_OK ||
@@ -424,9 +438,10 @@ void chase_session_record(chase_session_t *s, chase_run_record_t *out)
         chase_gpu_group_member_range(s->group, i, &g->min, &g->max);
         g->restored = chase_gpu_group_restored(s->group, i);
     }
-    out->signal = s->signal_spec;
+    out->signal = s->signal_shown;
     out->policy = s->policy_used;
     out->policy_requested = s->policy_requested;
+    chase_policy_describe(s->policy, &out->policy_info);
     out->period_s = s->o.period_s;
     out->budget_pct = s->o.budget_pct;
     out->total_steps = s->o.total_steps;

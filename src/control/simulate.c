@@ -59,6 +59,12 @@ static int make_forecaster(const chase_sim_spec_t *spec, chase_forecaster_t **ou
 int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
                           chase_totals_t *out, chase_err_t *err)
 {
+    return chase_simulate_policy_info(spec, policy, ledger, out, NULL, err);
+}
+
+int chase_simulate_policy_info(const chase_sim_spec_t *spec, const char *policy, chase_ledger_t *ledger,
+                               chase_totals_t *out, chase_policy_info_t *info, chase_err_t *err)
+{
     chase_ledger_t local;
     chase_ledger_init(&local);
     chase_ledger_t *l = ledger ? ledger : &local;
@@ -92,6 +98,8 @@ int chase_simulate_policy(const chase_sim_spec_t *spec, const char *policy, chas
     cfg.work_total = spec->work;
     cfg.budget_pct = params.budget_pct;
     rc = chase_control_run(&cfg, spec->profile, sig, fc, pol, group, chase_sim_job_job(job), l, err);
+    if (info)
+        chase_policy_describe(pol, info);
     if (rc != CHASE_OK)
         goto out;
     for (size_t i = first_row; i < l->n; i++) {

@@ -4,12 +4,15 @@
  * the measured limits are searched. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "policy/policies.h"
 
 typedef struct chase_paper {
     double eta, max_power_w, max_ci;
+    int max_ci_given; /* MaxCI came from the user, not from the 24 h before the job */
+    int decided;
 } chase_paper_t;
 
 static void *chase_create(const chase_policy_params_t *params, const char *arg, chase_err_t *err)
@@ -35,6 +38,8 @@ static void *chase_create(const chase_policy_params_t *params, const char *arg, 
         c->eta = params->eta;
         c->max_power_w = params->max_power_w;
         c->max_ci = params->max_ci;
+        c->max_ci_given = !isnan(params->max_ci);
+        c->decided = 0;
     }
     return c;
 }
@@ -62,6 +67,7 @@ static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_decisi
         c->max_power_w = chase_profile_max_setting(p);
     if (isnan(c->max_ci))
         c->max_ci = max_ci_before(ctx);
+    c->decided = 1;
     double ci = ctx->ci_forecast;
     if (isnan(ci) || isnan(c->max_ci)) { /* nothing known yet: run at full speed */
         policy_decision_single(out, chase_profile_max_setting(p));
@@ -80,6 +86,30 @@ static int chase_decide(void *state, const chase_policy_ctx_t *ctx, chase_decisi
     return CHASE_OK;
 }
 
+static void chase_describe(const void *state, chase_policy_info_t *out)
+{
+    const chase_paper_t *c = state;
+    out->n = 3;
+    out->v[0].key = "eta";
+    out->v[0].value = c->eta;
+    out->v[1].key = "max_power_w";
+    out->v[1].value = c->max_power_w;
+    out->v[2].key = "max_ci_g_per_kwh";
+    out->v[2].value = c->max_ci;
+    if (!c->decided)
+        return;
+    if (c->max_ci_given)
+        snprintf(out->note, sizeof out->note, "MaxCI %g g/kWh, as given", c->max_ci);
+    else if (isnan(c->max_ci)) {
+        snprintf(out->note, sizeof out->note,
+                 "no CI is known for the 24 h before the job, so MaxCI (their highest CI) is unknown and policy chase "
+                 "runs at the top limit, like max: give MaxCI (--max-ci) or a signal with a day of history");
+        out->warn = 1;
+    } else
+        snprintf(out->note, sizeof out->note, "MaxCI %.1f g/kWh: the highest CI of the 24 h before the job",
+                 c->max_ci);
+}
+
 const chase_policy_ops_t chase_policy_chase = {
     .name = "chase",
     .summary = "the paper's Eq. 6: weighs carbon (eta) against time at MaxPower and MaxCI, per period",
@@ -88,4 +118,5 @@ const chase_policy_ops_t chase_policy_chase = {
     .destroy = free,
     .forecast_use = CHASE_FORECAST_PERIOD,
     .needs = CHASE_POLICY_NEEDS_PROFILE,
+    .describe = chase_describe,
 };

@@ -71,6 +71,13 @@ chase_forecast_use_t chase_policy_forecast_use(const chase_policy_t *p) { return
 
 unsigned chase_policy_needs(const chase_policy_t *p) { return p->ops->needs; }
 
+void chase_policy_describe(const chase_policy_t *p, chase_policy_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p->ops->describe)
+        p->ops->describe(p->state, out);
+}
+
 int chase_policy_check_range(const chase_policy_t *p, double lo, double hi, chase_err_t *err)
 {
     return p->ops->check_range ? p->ops->check_range(p->state, lo, hi, err) : CHASE_OK;

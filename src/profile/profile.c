@@ -1,5 +1,6 @@
 /* The profile table: allocation, validation and interpolation between measured power limits. */
 #include "chase/profile.h"
+#include "util/escape.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,26 +46,28 @@ int chase_profile_validate(chase_profile_t *p, chase_err_t *err)
 {
     if (!p)
         return chase_err_set(err, CHASE_EINVAL, "profile is NULL");
+    char name[sizeof p->name * 4];
+    chase_escape(p->name, name, sizeof name);
     if (p->n == 0 || !p->pts)
-        return chase_err_set(err, CHASE_EFORMAT, "profile '%s' has no points", p->name);
+        return chase_err_set(err, CHASE_EFORMAT, "profile '%s' has no points", name);
     for (size_t i = 0; i < p->n; i++) {
         const chase_profile_point_t *q = &p->pts[i];
         if (!positive(q->setting))
             return chase_err_set(err, CHASE_EFORMAT, "profile '%s': point %zu: power limit must be > 0 W (got %g)",
-                                 p->name, i, q->setting);
+                                 name, i, q->setting);
         if (!positive(q->throughput))
             return chase_err_set(err, CHASE_EFORMAT,
-                                 "profile '%s': point %zu (%g W): throughput must be finite and > 0 (got %g)", p->name,
-                                 i, q->setting, q->throughput);
+                                 "profile '%s': point %zu (%g W): throughput must be finite and > 0 (got %g)", name, i,
+                                 q->setting, q->throughput);
         if (!positive(q->power_w))
             return chase_err_set(err, CHASE_EFORMAT,
-                                 "profile '%s': point %zu (%g W): power must be finite and > 0 W (got %g)", p->name, i,
+                                 "profile '%s': point %zu (%g W): power must be finite and > 0 W (got %g)", name, i,
                                  q->setting, q->power_w);
     }
     qsort(p->pts, p->n, sizeof *p->pts, cmp_pl);
     for (size_t i = 1; i < p->n; i++)
         if (p->pts[i].setting == p->pts[i - 1].setting)
-            return chase_err_set(err, CHASE_EFORMAT, "profile '%s': power limit %g W is measured twice", p->name,
+            return chase_err_set(err, CHASE_EFORMAT, "profile '%s': power limit %g W is measured twice", name,
                                  p->pts[i].setting);
     return CHASE_OK;
 }
@@ -85,9 +88,14 @@ int chase_profile_at(const chase_profile_t *p, double value, double *throughput,
         return CHASE_EINVAL;
     if (value < p->pts[0].setting || value > p->pts[p->n - 1].setting)
         return CHASE_ERANGE;
-    size_t hi = 0;
-    while (p->pts[hi].setting < value)
-        hi++;
+    size_t lo = 0, hi = p->n - 1; /* the first point at or above value: pts[hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->pts[mid].setting < value)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     const chase_profile_point_t *b = &p->pts[hi];
     if (b->setting == value) {
         /* A measured limit: return the measurement itself, not a value that went through 1/(1/x). */
@@ -111,4 +119,7 @@ int chase_profile_at(const chase_profile_t *p, double value, double *throughput,
     return CHASE_OK;
 }
 
-double chase_profile_top_throughput(const chase_profile_t *p) { return p->pts[p->n - 1].throughput; }
+double chase_profile_top_throughput(const chase_profile_t *p)
+{
+    return p->pts[p->n - 1].throughput;
+}

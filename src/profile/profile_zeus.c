@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "chase/profile.h"
+#include "util/escape.h"
+#include "util/file.h"
 #include "util/grow.h"
 
 enum { COL_DATASET, COL_NETWORK, COL_BATCH, COL_OPTIMIZER, COL_PL, COL_TIME, COL_POWER, NCOLS };
@@ -99,14 +101,15 @@ static int parse_workload(const char *spec, workload_t *w, chase_err_t *err)
         copy_part(w->network, sizeof w->network, part[1], len[1]) || copy_part(batch, sizeof batch, part[2], len[2]) ||
         copy_part(w->optimizer, sizeof w->optimizer, part[3], len[3]))
         goto bad;
+    char shown[256], sb[128];
     if (parse_long(batch, &w->batch))
-        return chase_err_set(err, CHASE_EINVAL, "workload '%s': batch size '%s' is not a positive integer", spec,
-                             batch);
+        return chase_err_set(err, CHASE_EINVAL, "workload '%s': batch size '%s' is not a positive integer",
+                             chase_escape(spec, shown, sizeof shown), chase_escape(batch, sb, sizeof sb));
     return CHASE_OK;
 bad:
     return chase_err_set(err, CHASE_EINVAL,
                          "workload '%s' is not DATASET/NETWORK/BATCH/OPTIMIZER (e.g. imagenet/resnet50/256/adadelta)",
-                         spec);
+                         chase_escape(spec, shown, sizeof shown));
 }
 
 /* "zeus-summary_power_a40.csv" -> "A40"; empty when the file is named otherwise. */
@@ -128,13 +131,14 @@ static void gpu_from_path(const char *path, char *gpu, size_t size)
     gpu[len] = '\0';
 }
 
+/* One measurement of the wanted workload; `row` keeps file order for averaging in a fixed order. */
 typedef struct acc {
-    double pl, t_sum, p_sum;
-    int count;
+    double pl, t, p;
+    size_t row;
 } acc_t;
 
 typedef struct reader {
-    const char *path;
+    const char *path; /* escaped, for messages */
     workload_t want;
     int col[NCOLS];
     acc_t *acc;
@@ -171,8 +175,9 @@ static void note_other(reader_t *r, const char *ds, const char *net, const char 
         r->suggest_close = 1;
         r->nsuggest = 0;
     }
-    char w[160];
-    snprintf(w, sizeof w, "%s/%s/%s/%s", ds, net, batch, opt);
+    char w[160], raw[160];
+    snprintf(raw, sizeof raw, "%s/%s/%s/%s", ds, net, batch, opt);
+    chase_escape(raw, w, sizeof w);
     for (int i = 0; i < r->nsuggest; i++)
         if (strcmp(r->suggest[i], w) == 0)
             return;
@@ -195,37 +200,60 @@ static int row(reader_t *r, char *line, size_t lineno, chase_err_t *err)
     const char *bs = f[r->col[COL_BATCH]];
     long batch;
     double pl, t, pw;
+    char shown[256];
     if (parse_long(bs, &batch))
         return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: batch_size '%s' is not a positive integer", r->path, lineno,
-                             bs);
+                             chase_escape(bs, shown, sizeof shown));
     if (parse_positive(f[r->col[COL_PL]], &pl))
         return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: power_limit '%s' is not a positive number", r->path, lineno,
-                             f[r->col[COL_PL]]);
+                             chase_escape(f[r->col[COL_PL]], shown, sizeof shown));
     if (parse_positive(f[r->col[COL_TIME]], &t))
         return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: time_per_epoch '%s' is not a positive number", r->path,
-                             lineno, f[r->col[COL_TIME]]);
+                             lineno, chase_escape(f[r->col[COL_TIME]], shown, sizeof shown));
     if (parse_positive(f[r->col[COL_POWER]], &pw))
         return chase_err_set(err, CHASE_EFORMAT, "%s:%zu: average_power '%s' is not a positive number", r->path, lineno,
-                             f[r->col[COL_POWER]]);
+                             chase_escape(f[r->col[COL_POWER]], shown, sizeof shown));
     if (batch != r->want.batch || strcasecmp(ds, r->want.dataset) || strcasecmp(net, r->want.network) ||
         strcasecmp(opt, r->want.optimizer)) {
         note_other(r, ds, net, bs, opt);
         return CHASE_OK;
     }
-    /* Repeated measurements of one limit are averaged: the profile wants the typical run, not one sample. */
-    for (size_t i = 0; i < r->nacc; i++)
-        if (r->acc[i].pl == pl) {
-            r->acc[i].t_sum += t;
-            r->acc[i].p_sum += pw;
-            r->acc[i].count++;
-            return CHASE_OK;
-        }
+    /* Kept one by one; repeats of a limit are averaged after sorting (see average_repeats). */
     acc_t *a = chase_grow(r->acc, &r->cap, r->nacc + 1, sizeof *a, 16);
     if (!a)
         return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", r->path);
     r->acc = a;
-    r->acc[r->nacc++] = (acc_t){pl, t, pw, 1};
+    r->acc[r->nacc] = (acc_t){pl, t, pw, r->nacc};
+    r->nacc++;
     return CHASE_OK;
+}
+
+static int cmp_acc(const void *a, const void *b)
+{
+    const acc_t *x = a, *y = b;
+    if (x->pl != y->pl)
+        return (x->pl > y->pl) - (x->pl < y->pl);
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Repeated measurements of one limit are averaged: the profile wants the typical run, not one sample. Sorting first
+ * keeps this O(n log n) however many limits a file has; within a limit the sums run in file order. Returns the
+ * number of distinct limits, written as averages to the front of acc. */
+static size_t average_repeats(acc_t *acc, size_t n)
+{
+    qsort(acc, n, sizeof *acc, cmp_acc);
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double t = 0, p = 0;
+        for (; j < n && acc[j].pl == acc[i].pl; j++) {
+            t += acc[j].t;
+            p += acc[j].p;
+        }
+        acc[out++] = (acc_t){acc[i].pl, t / (double)(j - i), p / (double)(j - i), 0};
+        i = j;
+    }
+    return out;
 }
 
 static int unknown_workload(const reader_t *r, const char *workload, chase_err_t *err)
@@ -249,21 +277,22 @@ int chase_profile_read_zeus_csv(const char *path, const char *workload, chase_pr
     *out = NULL;
     reader_t r;
     memset(&r, 0, sizeof r);
-    r.path = path;
+    char ep[256], ew[256];
+    r.path = chase_escape(path, ep, sizeof ep);
     int rc = parse_workload(workload, &r.want, err);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "%s: cannot open: %s", path,
-                             strerror(errno));
+    chase_escape(workload, ew, sizeof ew);
+    FILE *f = NULL;
+    if ((rc = chase_file_open_regular(path, &f, err)))
+        return rc;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t got;
     while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if ((size_t)got != strlen(line)) {
-            rc = chase_err_set(err, CHASE_EFORMAT, "%s:%zu: NUL byte in line; not a CSV file", path, lineno);
+            rc = chase_err_set(err, CHASE_EFORMAT, "%s:%zu: NUL byte in line; not a CSV file", r.path, lineno);
             break;
         }
         chomp(line);
@@ -281,35 +310,42 @@ int chase_profile_read_zeus_csv(const char *path, const char *workload, chase_pr
             break;
     }
     if (!rc && ferror(f))
-        rc = chase_err_set(err, CHASE_EIO, "%s: read error", path);
+        rc = chase_err_set(err, CHASE_EIO, "%s: read error", r.path);
     if (!rc && lineno == 0)
-        rc = chase_err_set(err, CHASE_EFORMAT, "%s: empty file", path);
+        rc = chase_err_set(err, CHASE_EFORMAT, "%s: empty file", r.path);
     free(line);
     fclose(f);
     if (!rc && r.nacc == 0)
-        rc = unknown_workload(&r, workload, err);
+        rc = unknown_workload(&r, ew, err);
     if (rc) {
         free(r.acc);
         return rc;
     }
 
-    chase_profile_t *p = chase_profile_new(NULL, r.nacc);
+    size_t n = average_repeats(r.acc, r.nacc);
+    chase_profile_t *p = chase_profile_new(NULL, n);
     if (!p) {
         free(r.acc);
-        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
+        return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", r.path);
     }
-    gpu_from_path(path, p->gpu, sizeof p->gpu);
+    char gpu[sizeof p->gpu];
+    gpu_from_path(path, gpu, sizeof gpu);
+    chase_escape(gpu, p->gpu, sizeof p->gpu); /* a label from a file name: shown in tables */
     char lower[sizeof p->gpu];
     size_t i;
     for (i = 0; p->gpu[i]; i++)
         lower[i] = (char)tolower((unsigned char)p->gpu[i]);
     lower[i] = '\0';
-    snprintf(p->name, sizeof p->name, "%s%s%s", lower, *lower ? " " : "", workload);
+    /* "a40 imagenet/resnet50/256/adadelta": the workload escaped to fit (never half an escape; a real one is far
+     * shorter). */
+    size_t o = strlen(lower);
+    memcpy(p->name, lower, o);
+    if (o)
+        p->name[o++] = ' ';
+    chase_escape(workload, p->name + o, sizeof p->name - o);
     snprintf(p->unit, sizeof p->unit, "epoch");
-    for (i = 0; i < r.nacc; i++) {
-        double t = r.acc[i].t_sum / r.acc[i].count;
-        p->pts[i] = (chase_profile_point_t){r.acc[i].pl, 1.0 / t, r.acc[i].p_sum / r.acc[i].count};
-    }
+    for (i = 0; i < n; i++)
+        p->pts[i] = (chase_profile_point_t){r.acc[i].pl, 1.0 / r.acc[i].t, r.acc[i].p};
     free(r.acc);
     if ((rc = chase_profile_validate(p, err))) {
         chase_profile_free(p);

@@ -83,6 +83,10 @@ int chase_report_run_json(const chase_run_record_t *r, char **out, chase_err_t *
     cJSON_AddStringToObject(root, "signal", r->signal ? r->signal : "");
     cJSON_AddStringToObject(root, "policy", r->policy ? r->policy : "");
     cJSON_AddStringToObject(root, "policy_requested", r->policy_requested ? r->policy_requested : "");
+    cJSON *pi = cJSON_AddObjectToObject(root, "policy_info");
+    for (size_t i = 0; i < r->policy_info.n; i++)
+        report_json_number(pi, r->policy_info.v[i].key, r->policy_info.v[i].value);
+    cJSON_AddStringToObject(pi, "note", r->policy_info.note);
     report_json_number(root, "period_s", r->period_s);
     report_json_number(root, "budget_pct", r->budget_pct);
     report_json_number(root, "total_steps", r->total_steps);

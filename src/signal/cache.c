@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 struct chase_cache {
     sqlite3 *db;
     char path[1024];
+    int (*stop)(void *arg); /* when it answers non-zero, stop waiting for a busy database */
+    void *stop_arg;
 };
 
 /* Waits this long for another process's write to finish before giving up. */
@@ -94,6 +98,23 @@ static int make_parents(const char *path, chase_err_t *err)
     return CHASE_OK;
 }
 
+/* Waits for another process's write in 20 ms steps, up to BUSY_TIMEOUT_MS, unless told to stop: a signal that is
+ * being closed must not sit out another process's long transaction. */
+static int on_busy(void *arg, int count)
+{
+    chase_cache_t *c = arg;
+    if ((c->stop && c->stop(c->stop_arg)) || count * 20 >= BUSY_TIMEOUT_MS)
+        return 0;
+    sqlite3_sleep(20);
+    return 1;
+}
+
+void chase_cache_set_interrupt(chase_cache_t *c, int (*stop)(void *arg), void *arg)
+{
+    c->stop = stop;
+    c->stop_arg = arg;
+}
+
 static int db_fail(chase_cache_t *c, chase_err_t *err, const char *what)
 {
     int code = sqlite3_errcode(c->db);
@@ -129,14 +150,71 @@ int chase_cache_open(const char *path, chase_cache_t **out, chase_err_t *err)
         chase_cache_close(c);
         return rc;
     }
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(c->db, on_busy, c);
     if (set_up(c->db) != SQLITE_OK) {
-        rc = db_fail(c, err, "cannot set up (is it a chase cache?)");
+        int code = sqlite3_errcode(c->db) & 0xff;
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+            rc = chase_err_set(err, CHASE_EFORMAT, "cache %s: not a database (is it a chase cache?): %s", c->path,
+                               sqlite3_errmsg(c->db));
+        else
+            rc = db_fail(c, err, "cannot set up");
+        chase_cache_close(c);
+        return rc;
+    }
+    /* SQLite opens a file it may not write read-only without a word; every later write would then fail. */
+    if (sqlite3_db_readonly(c->db, "main") == 1) {
+        rc = chase_err_set(err, CHASE_EPERM, "cache %s: cannot write it (read-only, or another user's)", c->path);
         chase_cache_close(c);
         return rc;
     }
     *out = c;
     return CHASE_OK;
+}
+
+/* Moves path (and its -wal and -shm files) to path.corrupt-TIMESTAMP; writes the new name into moved. */
+static int move_aside(const char *path, char *moved, size_t size)
+{
+    char stamp[32], from[1100], to[1200];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(moved, size, "%s.corrupt-%s", path, stamp);
+    if (rename(path, moved) != 0)
+        return -1;
+    static const char *const side[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(from, sizeof from, "%s%s", path, side[i]);
+        snprintf(to, sizeof to, "%s%s", moved, side[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            unlink(from);
+    }
+    return 0;
+}
+
+int chase_cache_open_or_memory(const char *path, chase_cache_t **out, char *note, size_t note_size, chase_err_t *err)
+{
+    chase_err_t e;
+    chase_err_clear(&e);
+    note[0] = '\0';
+    int rc = chase_cache_open(path, out, &e);
+    if (rc == CHASE_OK || rc == CHASE_ENOMEM) {
+        if (rc != CHASE_OK && err)
+            *err = e;
+        return rc;
+    }
+    char where[1024], moved[1200];
+    if (path)
+        snprintf(where, sizeof where, "%s", path);
+    else if (chase_cache_default_path(where, sizeof where, NULL) != CHASE_OK)
+        snprintf(where, sizeof where, "(default path)");
+    if (rc == CHASE_EFORMAT && move_aside(where, moved, sizeof moved) == 0 &&
+        chase_cache_open(path, out, NULL) == CHASE_OK) {
+        snprintf(note, note_size, "%s; moved it to %s and started a new cache", e.msg, moved);
+        return CHASE_OK;
+    }
+    snprintf(note, note_size, "%s; using a cache in memory for this run (nothing is kept for the next one)", e.msg);
+    return chase_cache_open(":memory:", out, err);
 }
 
 void chase_cache_close(chase_cache_t *c)

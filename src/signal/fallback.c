@@ -1,7 +1,9 @@
 /* The fallback chain: several signals tried in order, so that a training job never stops because an API is down.
  * When every source fails the newest good value carries on, flagged stale; after max_stale without data the chain
- * reports CHASE_ENODATA and the control loop falls back to its safe policy. Each change is said once on stderr. */
+ * reports CHASE_ENODATA and the control loop falls back to its safe policy. Each change is said once, through the
+ * caller's warning callback. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,6 @@
 #include "chase/provider.h"
 #include "chase/timeutil.h"
 
-#define DEFAULT_MAX_STALE_S (2 * 3600.0)
 #define MAX_MEMBERS 8
 
 enum { FB_OK, FB_STALE, FB_NODATA };
@@ -23,8 +24,21 @@ typedef struct fb {
     double good_at;      /* caller's clock when it was given (or when it ended, if read back from a cache) */
     int state;
     size_t source; /* member that answered last */
-    FILE *log;
+    chase_warn_fn warn;
+    void *warn_arg;
 } fb_t;
+
+__attribute__((format(printf, 2, 3))) static void say(fb_t *f, const char *fmt, ...)
+{
+    if (!f->warn)
+        return;
+    char msg[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    f->warn(f->warn_arg, msg);
+}
 
 /* Adds "name: message" of a failed member to the combined error. */
 static void note_failure(char *buf, size_t size, const char *name, const chase_err_t *e, int rc)
@@ -77,9 +91,9 @@ static int fb_history(void *self, double now, int64_t since, chase_sample_t *out
             f->have_good = 1;
             f->good = out[k - 1];
             f->good_at = now;
-            if (f->log && (f->state != FB_OK || f->source != i) && (f->n > 1 || f->state != FB_OK))
-                fprintf(f->log, "chase: carbon signal: using %s%s\n", chase_provider_name(f->m[i]),
-                        i > 0 ? " (sources before it failed)" : "");
+            if ((f->state != FB_OK || f->source != i) && (f->n > 1 || f->state != FB_OK))
+                say(f, "carbon signal: using %s%s", chase_provider_name(f->m[i]),
+                    i > 0 ? " (sources before it failed)" : "");
             f->state = FB_OK;
             f->source = i;
             *n = k;
@@ -92,13 +106,13 @@ static int fb_history(void *self, double now, int64_t since, chase_sample_t *out
     if (!f->have_good)
         prime_from_cache(f, now);
     if (f->have_good && now - f->good_at <= f->max_stale_s) {
-        if (f->log && f->state != FB_STALE) {
+        if (f->state != FB_STALE) {
             char when[32];
-            fprintf(f->log,
-                    "chase: carbon signal: every source failed (%s); carrying on with the last value, %.1f g/kWh from "
-                    "%s, flagged stale, for up to %.0f min\n",
-                    why, f->good.ci, chase_time_format(f->good.t, when, sizeof when),
-                    (f->max_stale_s - (now - f->good_at)) / 60);
+            say(f,
+                "carbon signal: every source failed (%s); carrying on with the last value, %.1f g/kWh from %s, "
+                "flagged stale, for up to %.0f min",
+                why, f->good.ci, chase_time_format(f->good.t, when, sizeof when),
+                (f->max_stale_s - (now - f->good_at)) / 60);
         }
         f->state = FB_STALE;
         int64_t step = f->good.step_s > 0 ? f->good.step_s : 3600;
@@ -115,11 +129,19 @@ static int fb_history(void *self, double now, int64_t since, chase_sample_t *out
         }
         return CHASE_OK;
     }
-    if (f->log && f->state != FB_NODATA)
-        fprintf(f->log,
-                "chase: carbon signal: no data for more than %.0f min (max_stale); the controller falls back to its "
-                "safe policy until a source answers (%s)\n",
-                f->max_stale_s / 60, why);
+    /* Before any source has answered (start-up, an empty cache) there is no "for more than max_stale" to speak of. */
+    if (!f->have_good) {
+        if (f->state != FB_NODATA)
+            say(f, "carbon signal: no carbon data yet (%s); the controller runs its safe policy until a source answers",
+                why);
+        f->state = FB_NODATA;
+        return chase_err_set(err, CHASE_ENODATA, "no carbon data yet: %s", why);
+    }
+    if (f->state != FB_NODATA)
+        say(f,
+            "carbon signal: no data for more than %.0f min (max_stale); the controller falls back to its safe policy "
+            "until a source answers (%s)",
+            f->max_stale_s / 60, why);
     f->state = FB_NODATA;
     return chase_err_set(err, CHASE_ENODATA, "no carbon data for more than %.0f min (max_stale): %s",
                          f->max_stale_s / 60, why);
@@ -188,8 +210,8 @@ const char *chase_signal_fallback_source(const chase_signal_t *s)
     return f->have_good && f->source < f->n ? chase_provider_name(f->m[f->source]) : NULL;
 }
 
-int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_signal_t **out,
-                          chase_err_t *err)
+int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s, chase_warn_fn warn, void *warn_arg,
+                          chase_signal_t **out, chase_err_t *err)
 {
     *out = NULL;
     int rc = CHASE_OK;
@@ -214,112 +236,10 @@ int chase_signal_fallback(chase_signal_t **members, size_t n, double max_stale_s
     }
     f->n = n;
     f->max_stale_s = max_stale_s;
-    f->log = stderr;
+    f->warn = warn;
+    f->warn_arg = warn_arg;
     s->ops = &fb_ops;
     s->self = f;
     *out = s;
     return CHASE_OK;
-}
-
-/* An item starts a new source when it is a bare name or "name:..." with no '=' before the ':'. */
-static int starts_source(const char *item)
-{
-    const char *colon = strchr(item, ':'), *eq = strchr(item, '=');
-    if (colon)
-        return !eq || colon < eq;
-    return !eq;
-}
-
-int chase_signal_open_chain(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_open_one_fn open_one,
-                            chase_signal_t **out, chase_err_t *err)
-{
-    *out = NULL;
-    if (!spec || !*spec)
-        return chase_err_set(err, CHASE_EINVAL,
-                             "empty signal spec (e.g. ukci, electricitymaps:zone=DE, "
-                             "trace:FILE.csv, static:300)");
-    char *copy = strdup(spec);
-    if (!copy)
-        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
-    char *names[MAX_MEMBERS], *keys[MAX_MEMBERS];
-    size_t nk[MAX_MEMBERS] = {0};
-    size_t ns = 0;
-    double max_stale = DEFAULT_MAX_STALE_S;
-    int rc = CHASE_OK, any_live = 0;
-    /* keys[i] is rebuilt in its own buffer: the items of source i joined by commas. */
-    for (size_t i = 0; i < MAX_MEMBERS; i++)
-        keys[i] = NULL;
-    size_t item_no = 0;
-    char *p = copy;
-    while (rc == CHASE_OK && p) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        char *item = p;
-        p = comma ? comma + 1 : NULL;
-        item_no++;
-        if (!*item) {
-            rc = chase_err_set(err, CHASE_EINVAL, "signal spec: item %zu is empty (stray comma?)", item_no);
-            break;
-        }
-        char *first_key = NULL;
-        if (starts_source(item)) {
-            if (ns == MAX_MEMBERS) {
-                rc = chase_err_set(err, CHASE_EINVAL, "signal spec: more than %d sources", MAX_MEMBERS);
-                break;
-            }
-            char *colon = strchr(item, ':');
-            if (colon) {
-                *colon = '\0';
-                first_key = colon + 1;
-            }
-            names[ns] = item;
-            keys[ns] = calloc(1, strlen(spec) + 1);
-            if (!keys[ns]) {
-                rc = chase_err_set(err, CHASE_ENOMEM, "out of memory");
-                break;
-            }
-            ns++;
-            if (!first_key || !*first_key)
-                continue;
-            item = first_key;
-        } else if (ns == 0) {
-            rc = chase_err_set(err, CHASE_EINVAL,
-                               "signal spec: '%.40s' comes before any source name (e.g. "
-                               "electricitymaps:zone=DE)",
-                               strchr(item, '=') ? "key=..." : item);
-            break;
-        }
-        if (!strncmp(item, "max_stale=", 10)) {
-            if (chase_duration_parse(item + 10, &max_stale, NULL) != CHASE_OK)
-                rc = chase_err_set(err, CHASE_EINVAL, "signal spec: max_stale=%.30s is not a duration (e.g. 2h)",
-                                   item + 10);
-            continue;
-        }
-        char *dst = keys[ns - 1];
-        if (nk[ns - 1]++)
-            strcat(dst, ",");
-        strcat(dst, item);
-    }
-    chase_signal_t *members[MAX_MEMBERS];
-    size_t opened = 0;
-    for (size_t i = 0; rc == CHASE_OK && i < ns; i++) {
-        any_live |= chase_provider_known(names[i]);
-        rc = open_one(names[i], keys[i], opts, &members[i], err);
-        if (rc == CHASE_OK)
-            opened++;
-    }
-    for (size_t i = 0; i < ns; i++)
-        free(keys[i]);
-    free(copy);
-    if (rc != CHASE_OK) {
-        for (size_t i = 0; i < opened; i++)
-            chase_signal_free(members[i]);
-        return rc;
-    }
-    if (ns == 1 && !any_live) {
-        *out = members[0];
-        return CHASE_OK;
-    }
-    return chase_signal_fallback(members, ns, max_stale, out, err);
 }

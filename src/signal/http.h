@@ -2,6 +2,7 @@
 #ifndef CHASE_SIGNAL_HTTP_H
 #define CHASE_SIGNAL_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "chase/error.h"
@@ -17,6 +18,8 @@ typedef struct chase_http_opts {
     double max_wait_s;        /* longest single wait, Retry-After included; longer Retry-After gives up */
     size_t max_bytes;         /* response body cap */
     char user_agent[64];
+    double deadline_s;       /* CLOCK_MONOTONIC time by which every attempt and wait must end; 0: none */
+    const atomic_int *abort; /* when set and non-zero, stop at once (polled every 50 ms); NULL: never */
 } chase_http_opts_t;
 
 /* One request's answer. body is NUL-terminated and owned by the caller (chase_http_resp_free). */
@@ -32,10 +35,13 @@ typedef struct chase_http_resp {
 void chase_http_opts_default(chase_http_opts_t *o);
 
 /* GETs url with the extra headers (NULL-terminated list, may be NULL) and, when user is not NULL, HTTP basic auth.
- * Secrets go only in headers or auth, never in url, and never into err. Returns CHASE_OK for a 2xx answer;
- * CHASE_EAUTH for 401/403, CHASE_ENOTFOUND for 404, CHASE_ENET for 429/5xx/other HTTP errors after the retries,
- * CHASE_ETIMEOUT for timeouts, CHASE_ERANGE for a body over the cap. resp is filled in every case (status 0 when
- * no answer came); what names the request in messages ("electricitymaps /v3/carbon-intensity/history"). */
+ * Secrets go only in headers or auth, never in url, and never into err: a piece of an error body is quoted only
+ * with every credential we sent (in any form: raw, base64 user:password, after Basic/Bearer) and every
+ * credential-like word blanked out. Returns CHASE_OK for a 2xx answer; CHASE_EAUTH for 401/403, CHASE_ENOTFOUND
+ * for 404, CHASE_ENET for 429/5xx/other HTTP errors after the retries, CHASE_ETIMEOUT for timeouts (or when
+ * o->deadline_s leaves no time), CHASE_ERANGE for a body over the cap, CHASE_ESTATE when o->abort stopped it. resp
+ * is filled in every case (status 0 when no answer came); what names the request in messages
+ * ("electricitymaps /v3/carbon-intensity/history"). */
 int chase_http_get(const chase_http_opts_t *o, const char *url, const char *what, const char *const *headers,
                    const char *user, const char *password, chase_http_resp_t *resp, chase_err_t *err);
 

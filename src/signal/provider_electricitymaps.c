@@ -1,14 +1,12 @@
 /* Electricity Maps v3: carbon-intensity/latest, /history (24 h) and /forecast, by zone or by lat/lon, direct or
  * lifecycle emission factors. The token travels only in the auth-token header. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signal/provider_common.h"
 
 #define EM_URL "https://api.electricitymaps.com"
-#define EM_KEYS                                                                                                        \
-    "zone, lat, lon, emission (direct|lifecycle), token, url, cache, fresh, timeout, connect_timeout, "                \
-    "retries, backoff, retry_wait"
 
 typedef struct em {
     char where[160]; /* query part naming the place: "zone=DE" or "lat=..&lon=.." */
@@ -33,9 +31,9 @@ static int em_get(chase_live_t *lv, const char *endpoint, int flags, chase_sampl
     if (rc == CHASE_OK) {
         chase_parse_info_t info;
         rc = chase_parse_electricitymaps(r.body, r.len, flags, out, cap, n, &info, err);
-        if (rc == CHASE_OK && info.skipped && lv->log)
-            fprintf(lv->log, "chase: warning: %s: %zu point%s dropped (first: %s)\n", what, info.skipped,
-                    info.skipped == 1 ? "" : "s", info.first_skip);
+        if (rc == CHASE_OK && info.skipped)
+            chase_live_warn(lv, "%s: %zu point%s dropped (first: %s)", what, info.skipped, info.skipped == 1 ? "" : "s",
+                            info.first_skip);
     }
     chase_http_resp_free(&r);
     return rc;
@@ -65,7 +63,7 @@ static void em_destroy(void *impl)
 
 static const chase_live_ops_t em_ops = {.name = "electricitymaps", .fetch = em_fetch, .destroy = em_destroy};
 
-int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
+int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_source_ctx_t *ctx, chase_signal_t **out,
                                         chase_err_t *err)
 {
     chase_live_t *lv;
@@ -75,13 +73,12 @@ int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open
     em_t *em = lv->impl;
     double lat = 0, lon = 0;
     int by_place = 0;
-    rc = chase_live_setup(lv, k, EM_URL, opts, err);
+    rc = chase_live_setup(lv, k, EM_URL, ctx, err);
     const char *zone = chase_keys_get(k, "zone"), *emission = chase_keys_get(k, "emission");
-    const char *token = chase_keys_secret(k, "token", "ELECTRICITYMAPS_TOKEN", rc == CHASE_OK ? lv->log : NULL);
+    const char *token =
+        chase_keys_secret(k, "token", "ELECTRICITYMAPS_TOKEN", rc == CHASE_OK ? lv->warn : NULL, lv->warn_arg);
     if (rc == CHASE_OK)
         rc = chase_keys_latlon(k, &lat, &lon, &by_place, err);
-    if (rc == CHASE_OK)
-        rc = chase_keys_check(k, EM_KEYS, err);
     if (rc == CHASE_OK && !emission)
         emission = "lifecycle";
     if (rc == CHASE_OK && strcmp(emission, "direct") && strcmp(emission, "lifecycle"))
@@ -109,5 +106,5 @@ int chase_provider_electricitymaps_open(chase_keys_t *k, const chase_signal_open
     snprintf(em->emission, sizeof em->emission, "%s", emission);
     snprintf(em->header, sizeof em->header, "auth-token: %s", token);
     snprintf(lv->zone, sizeof lv->zone, "%s/%s", em->where, emission);
-    return chase_live_signal(lv, 3600, out, err);
+    return chase_live_signal(lv, 3600, ctx, out, err);
 }

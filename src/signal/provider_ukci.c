@@ -3,13 +3,13 @@
  * regions) the forecast stands in, flagged CHASE_SAMPLE_FORECAST. */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signal/provider_common.h"
 
 #define UKCI_URL "https://api.carbonintensity.org.uk"
-#define UKCI_KEYS "region (1-17), postcode, url, cache, fresh, timeout, connect_timeout, retries, backoff, retry_wait"
 
 typedef struct ukci {
     char where[48]; /* "" national, "/regionid/3", "/postcode/RG10" */
@@ -55,9 +55,9 @@ static int ukci_fetch(chase_live_t *lv, int kind, double now, int64_t since, int
         chase_parse_info_t info;
         rc = chase_parse_ukci(r.body, r.len, kind == CHASE_CACHE_FORECAST ? CHASE_SAMPLE_FORECAST : 0, out, cap, n,
                               &info, err);
-        if (rc == CHASE_OK && info.skipped && lv->log)
-            fprintf(lv->log, "chase: warning: %s: %zu point%s dropped (first: %s)\n", what, info.skipped,
-                    info.skipped == 1 ? "" : "s", info.first_skip);
+        if (rc == CHASE_OK && info.skipped)
+            chase_live_warn(lv, "%s: %zu point%s dropped (first: %s)", what, info.skipped, info.skipped == 1 ? "" : "s",
+                            info.first_skip);
         if (rc == CHASE_OK && range)
             lv->fetched_history = 1;
     }
@@ -67,18 +67,15 @@ static int ukci_fetch(chase_live_t *lv, int kind, double now, int64_t since, int
 
 static const chase_live_ops_t ukci_ops = {.name = "ukci", .fetch = ukci_fetch, .destroy = free};
 
-int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                             chase_err_t *err)
+int chase_provider_ukci_open(chase_keys_t *k, const chase_source_ctx_t *ctx, chase_signal_t **out, chase_err_t *err)
 {
     chase_live_t *lv;
     int rc = chase_live_new(&ukci_ops, sizeof(ukci_t), &lv, err);
     if (rc != CHASE_OK)
         return rc;
     ukci_t *u = lv->impl;
-    rc = chase_live_setup(lv, k, UKCI_URL, opts, err);
+    rc = chase_live_setup(lv, k, UKCI_URL, ctx, err);
     const char *region = chase_keys_get(k, "region"), *postcode = chase_keys_get(k, "postcode");
-    if (rc == CHASE_OK)
-        rc = chase_keys_check(k, UKCI_KEYS, err);
     if (rc == CHASE_OK && region && postcode)
         rc = chase_err_set(err, CHASE_EINVAL, "ukci: give region= or postcode=, not both");
     if (rc == CHASE_OK && region) {
@@ -112,5 +109,5 @@ int chase_provider_ukci_open(chase_keys_t *k, const chase_signal_open_opts_t *op
         return rc;
     }
     snprintf(lv->zone, sizeof lv->zone, "%s", u->where[0] ? u->where + 1 : "national");
-    return chase_live_signal(lv, 1800, out, err);
+    return chase_live_signal(lv, 1800, ctx, out, err);
 }

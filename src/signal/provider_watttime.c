@@ -2,16 +2,15 @@
  * 401; /v3/historical and /v3/forecast give MOER in lbs/MWh, converted to g/kWh; /v3/region-from-loc turns lat/lon
  * into a region; /v3/signal-index (a percentile, not g/kWh) only explains what a plan without data access gives. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "signal/clock.h"
 #include "signal/provider_common.h"
 
 #define WT_URL "https://api.watttime.org"
-#define WT_KEYS                                                                                                        \
-    "region, lat, lon, signal_type, username, password, url, cache, fresh, timeout, connect_timeout, "                 \
-    "retries, backoff, retry_wait"
 /* Tokens last 30 minutes; renew with margin so a request never carries one that expires on the way. */
 #define TOKEN_LIFE_S (25 * 60)
 
@@ -25,13 +24,6 @@ typedef struct wt {
     char signal[32];
     char auth[2100]; /* "Authorization: Bearer ..." */
 } wt_t;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int wt_login(chase_live_t *lv, chase_err_t *err)
 {
@@ -48,7 +40,7 @@ static int wt_login(chase_live_t *lv, chase_err_t *err)
         rc = chase_err_set(err, CHASE_EFORMAT, "watttime /login: the token has a newline");
     chase_http_resp_free(&r);
     if (rc == CHASE_OK) {
-        wt->token_at = mono_s();
+        wt->token_at = chase_mono_s();
         snprintf(wt->auth, sizeof wt->auth, "Authorization: Bearer %s", wt->token);
     } else {
         wt->token_at = -1;
@@ -63,7 +55,7 @@ static int wt_get(chase_live_t *lv, const char *url, const char *what, chase_htt
     int rc;
     memset(r, 0, sizeof *r);
     for (int round = 0;; round++) {
-        if (wt->token_at < 0 || mono_s() - wt->token_at > TOKEN_LIFE_S)
+        if (wt->token_at < 0 || chase_mono_s() - wt->token_at > TOKEN_LIFE_S)
             if ((rc = wt_login(lv, err)) != CHASE_OK)
                 return rc;
         const char *headers[] = {wt->auth, "Accept: application/json", NULL};
@@ -141,9 +133,9 @@ static int wt_fetch(chase_live_t *lv, int kind, double now, int64_t since, int64
         chase_parse_info_t info;
         rc = chase_parse_watttime(r.body, r.len, kind == CHASE_CACHE_FORECAST ? CHASE_SAMPLE_FORECAST : 0, out, cap, n,
                                   &info, err);
-        if (rc == CHASE_OK && info.skipped && lv->log)
-            fprintf(lv->log, "chase: warning: %s: %zu point%s dropped (first: %s)\n", what, info.skipped,
-                    info.skipped == 1 ? "" : "s", info.first_skip);
+        if (rc == CHASE_OK && info.skipped)
+            chase_live_warn(lv, "%s: %zu point%s dropped (first: %s)", what, info.skipped, info.skipped == 1 ? "" : "s",
+                            info.first_skip);
     }
     chase_http_resp_free(&r);
     return rc;
@@ -156,8 +148,7 @@ static void wt_destroy(void *impl)
 
 static const chase_live_ops_t wt_ops = {.name = "watttime", .fetch = wt_fetch, .destroy = wt_destroy};
 
-int chase_provider_watttime_open(chase_keys_t *k, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                                 chase_err_t *err)
+int chase_provider_watttime_open(chase_keys_t *k, const chase_source_ctx_t *ctx, chase_signal_t **out, chase_err_t *err)
 {
     chase_live_t *lv;
     int rc = chase_live_new(&wt_ops, sizeof(wt_t), &lv, err);
@@ -165,14 +156,13 @@ int chase_provider_watttime_open(chase_keys_t *k, const chase_signal_open_opts_t
         return rc;
     wt_t *wt = lv->impl;
     wt->token_at = -1;
-    rc = chase_live_setup(lv, k, WT_URL, opts, err);
+    rc = chase_live_setup(lv, k, WT_URL, ctx, err);
     const char *region = chase_keys_get(k, "region"), *signal = chase_keys_get(k, "signal_type");
-    const char *user = chase_keys_secret(k, "username", "WATTTIME_USERNAME", NULL);
-    const char *password = chase_keys_secret(k, "password", "WATTTIME_PASSWORD", rc == CHASE_OK ? lv->log : NULL);
+    const char *user = chase_keys_secret(k, "username", "WATTTIME_USERNAME", NULL, NULL);
+    const char *password =
+        chase_keys_secret(k, "password", "WATTTIME_PASSWORD", rc == CHASE_OK ? lv->warn : NULL, lv->warn_arg);
     if (rc == CHASE_OK)
         rc = chase_keys_latlon(k, &wt->lat, &wt->lon, &wt->by_location, err);
-    if (rc == CHASE_OK)
-        rc = chase_keys_check(k, WT_KEYS, err);
     if (rc == CHASE_OK && !signal)
         signal = "co2_moer";
     if (rc == CHASE_OK && strcmp(signal, "co2_moer") && strcmp(signal, "co2_aoer"))
@@ -201,5 +191,5 @@ int chase_provider_watttime_open(chase_keys_t *k, const chase_signal_open_opts_t
         snprintf(lv->zone, sizeof lv->zone, "lat=%.4f,lon=%.4f/%s", wt->lat, wt->lon, signal);
     else
         snprintf(lv->zone, sizeof lv->zone, "%s/%s", wt->region, signal);
-    return chase_live_signal(lv, 300, out, err);
+    return chase_live_signal(lv, 300, ctx, out, err);
 }

@@ -1,6 +1,5 @@
-/* chase_signal_open: a spec "NAME:ARGS" picks a provider from a table, and the provider parses its own ARGS.
- * Live providers extend the table; every provider rejects keys it does not know, naming them. */
-#include <math.h>
+/* A signal spec as text: "NAME:ARGS" items, several of which form a fallback chain. This file splits a spec into
+ * its sources, opens each through the table of sources (registry.c), and shows a spec with its credentials blanked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,239 +7,40 @@
 #include "chase/provider.h"
 #include "chase/signal.h"
 #include "chase/timeutil.h"
-#include "signal/spec.h"
+#include "signal/registry.h"
 
-int chase_spec_next(const char **p, const char *provider, char *key, size_t key_size, char *value, size_t value_size,
-                    chase_err_t *err)
+#define DEFAULT_MAX_STALE_S (2 * 3600.0)
+#define MAX_MEMBERS 8
+
+/* An item starts a new source when it is a bare name or "name:..." with no '=' before the ':'. */
+static int starts_source(const char *item, size_t len)
 {
-    const char *s = *p;
-    while (*s == ',' || *s == ' ')
-        s++;
-    if (!*s) {
-        *p = s;
-        return 0;
-    }
-    const char *end = strchr(s, ',');
-    if (!end)
-        end = s + strlen(s);
-    const char *eq = memchr(s, '=', (size_t)(end - s));
-    int len = (int)(end - s);
-    if (!eq)
-        return chase_err_set(err, CHASE_EINVAL, "%s: '%.*s' is not key=value", provider, len, s);
-    size_t kl = (size_t)(eq - s), vl = (size_t)(end - eq - 1);
-    while (kl && s[kl - 1] == ' ')
-        kl--;
-    if (!kl)
-        return chase_err_set(err, CHASE_EINVAL, "%s: '%.*s' has no key before '='", provider, len, s);
-    if (kl >= key_size)
-        return chase_err_set(err, CHASE_EINVAL, "%s: key '%.*s' is too long", provider, (int)kl, s);
-    memcpy(key, s, kl);
-    key[kl] = '\0';
-    const char *v = eq + 1;
-    while (vl && *v == ' ')
-        v++, vl--;
-    while (vl && v[vl - 1] == ' ')
-        vl--;
-    if (!vl)
-        return chase_err_set(err, CHASE_EINVAL, "%s: key '%s' has an empty value", provider, key);
-    if (vl >= value_size)
-        return chase_err_set(err, CHASE_EINVAL, "%s: the value of '%s' is too long", provider, key);
-    memcpy(value, v, vl);
-    value[vl] = '\0';
-    *p = end;
-    return 1;
+    const char *colon = memchr(item, ':', len), *eq = memchr(item, '=', len);
+    if (colon)
+        return !eq || colon < eq;
+    return !eq;
 }
 
-int chase_spec_unknown_key(const char *provider, const char *key, const char *known, chase_err_t *err)
-{
-    return chase_err_set(err, CHASE_EINVAL, "%s: unknown key '%s' (known keys: %s)", provider, key, known);
-}
-
-/* A number that must use its whole text. */
-static int parse_number(const char *provider, const char *key, const char *text, double *out, chase_err_t *err)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v))
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s='%s' is not a number", provider, key, text);
-    *out = v;
-    return CHASE_OK;
-}
-
-static int parse_bool(const char *provider, const char *key, const char *text, int *out, chase_err_t *err)
-{
-    if (!strcmp(text, "1") || !strcmp(text, "true") || !strcmp(text, "yes"))
-        *out = 1;
-    else if (!strcmp(text, "0") || !strcmp(text, "false") || !strcmp(text, "no"))
-        *out = 0;
-    else
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s='%s' must be 1 or 0", provider, key, text);
-    return CHASE_OK;
-}
-
-static int parse_duration_key(const char *provider, const char *key, const char *text, double *out, chase_err_t *err)
-{
-    if (chase_duration_parse(text, out, NULL))
-        return chase_err_set(err, CHASE_EINVAL, "%s: %s='%s' is not a duration (e.g. 30m, 6h, 2d)", provider, key,
-                             text);
-    return CHASE_OK;
-}
-
-#define WEEK_S (7 * 86400)
-
-/* trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION] */
-static int open_trace(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
-{
-    static const char known[] = "start, speed, column, lca, max_gap";
-    char path[4096], key[32], value[256], column[256] = "", start_text[64] = "", speed_text[64] = "1";
-    const char *comma = strchr(args, ',');
-    size_t pl = comma ? (size_t)(comma - args) : strlen(args);
-    if (!pl)
-        return chase_err_set(err, CHASE_EINVAL, "trace: missing file name (write trace:FILE.csv)");
-    if (pl >= sizeof path)
-        return chase_err_set(err, CHASE_EINVAL, "trace: file name too long");
-    memcpy(path, args, pl);
-    path[pl] = '\0';
-    chase_trace_read_opts_t ro = {0};
-    int64_t start = 0;
-    int has_start = 0, rc;
-    double speed = 1;
-    const char *p = args + pl;
-    while ((rc = chase_spec_next(&p, "trace", key, sizeof key, value, sizeof value, err)) == 1) {
-        if (!strcmp(key, "start")) {
-            if (chase_time_parse(value, &start, NULL))
-                return chase_err_set(err, CHASE_EINVAL,
-                                     "trace: start='%s' is not a UTC time (e.g. 2022-03-01T00:00:00Z)", value);
-            has_start = 1;
-            snprintf(start_text, sizeof start_text, "%.60s", value);
-        } else if (!strcmp(key, "speed")) {
-            if ((rc = parse_number("trace", key, value, &speed, err)))
-                return rc;
-            if (!(speed > 0))
-                return chase_err_set(err, CHASE_EINVAL, "trace: speed=%s must be greater than 0", value);
-            snprintf(speed_text, sizeof speed_text, "%.60s", value);
-        } else if (!strcmp(key, "column")) {
-            snprintf(column, sizeof column, "%s", value);
-            ro.column = column;
-        } else if (!strcmp(key, "lca")) {
-            if ((rc = parse_bool("trace", key, value, &ro.lca, err)))
-                return rc;
-        } else if (!strcmp(key, "max_gap")) {
-            double s;
-            if ((rc = parse_duration_key("trace", key, value, &s, err)))
-                return rc;
-            if (s < 1 || s > 366.0 * 86400)
-                return chase_err_set(err, CHASE_EINVAL, "trace: max_gap=%s must be between 1s and 366d", value);
-            ro.max_gap_s = (int64_t)s;
-        } else {
-            return chase_spec_unknown_key("trace", key, known, err);
-        }
-    }
-    if (rc < 0)
-        return rc;
-    chase_trace_t *t;
-    if ((rc = chase_trace_read_csv(path, &ro, &t, err)))
-        return rc;
-    /* Checked here rather than left to the replay, so the messages quote the spec's own keys. */
-    double step = (double)t->step_s / speed;
-    if (step < 1 || fabs(step - round(step)) > 1e-9) {
-        chase_err_set(err, CHASE_EINVAL,
-                      "trace: speed=%s turns the trace's %lld s step into %g s; choose a speed that gives whole "
-                      "seconds (e.g. 1, 2, 60)",
-                      speed_text, (long long)t->step_s, step);
-        chase_trace_free(t);
-        return CHASE_EINVAL;
-    }
-    if (has_start && (start < t->start || start >= chase_trace_end(t))) {
-        char a[32], b[32];
-        chase_err_set(err, CHASE_EINVAL, "trace: start=%s is outside %s, which covers %s to %s", start_text, path,
-                      chase_time_format(t->start, a, sizeof a), chase_time_format(chase_trace_end(t), b, sizeof b));
-        chase_trace_free(t);
-        return CHASE_EINVAL;
-    }
-    /* By default the replay begins a week into the trace, so forecasters have a week of history behind it. */
-    chase_replay_t map = {t->start, opts ? (int64_t)floor(opts->now) : 0, speed};
-    if (has_start)
-        map.start = start;
-    else if (chase_trace_end(t) - t->start >= WEEK_S + 86400)
-        map.start = t->start + WEEK_S;
-    return chase_signal_trace_replay(t, &map, 1, out, err);
-}
-
-/* static:VALUE[,step=DURATION] */
-static int open_static(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
-{
-    (void)opts;
-    char num[64], key[32], value[64];
-    const char *comma = strchr(args, ',');
-    size_t nl = comma ? (size_t)(comma - args) : strlen(args);
-    if (!nl || nl >= sizeof num)
-        return chase_err_set(err, CHASE_EINVAL, "static: expected a CI value in g/kWh (e.g. static:400)");
-    memcpy(num, args, nl);
-    num[nl] = '\0';
-    double v = 0, step = 1800;
-    int rc;
-    if (parse_number("static", "value", num, &v, NULL) || v < 0)
-        return chase_err_set(err, CHASE_EINVAL, "static: '%s' is not a CI value >= 0 in g/kWh (e.g. static:400)", num);
-    const char *p = args + nl;
-    while ((rc = chase_spec_next(&p, "static", key, sizeof key, value, sizeof value, err)) == 1) {
-        if (strcmp(key, "step"))
-            return chase_spec_unknown_key("static", key, "step", err);
-        if ((rc = parse_duration_key("static", key, value, &step, err)))
-            return rc;
-        if (step < 60 || step > 86400 || step != floor(step))
-            return chase_err_set(err, CHASE_EINVAL, "static: step=%s must be whole seconds from 1m to 1d", value);
-    }
-    if (rc < 0)
-        return rc;
-    return chase_signal_static(v, (int64_t)step, out, err);
-}
-
-/* The live providers parse their own keys (chase_provider_open); the table only routes to them. */
-static int open_electricitymaps(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                                chase_err_t *err)
-{
-    return chase_provider_open("electricitymaps", args, opts, out, err);
-}
-
-static int open_watttime(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                         chase_err_t *err)
-{
-    return chase_provider_open("watttime", args, opts, out, err);
-}
-
-static int open_ukci(const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
-{
-    return chase_provider_open("ukci", args, opts, out, err);
-}
-
-static const chase_provider_t providers[] = {
-    {"trace", "trace:FILE[,start=TIME][,speed=N][,column=NAME][,lca=1][,max_gap=DURATION]", open_trace},
-    {"static", "static:VALUE[,step=DURATION]", open_static},
-    {"electricitymaps", "electricitymaps:zone=DE|lat=..,lon=..[,emission=direct|lifecycle] (ELECTRICITYMAPS_TOKEN)",
-     open_electricitymaps},
-    {"watttime", "watttime:region=CAISO_NORTH|lat=..,lon=.. (WATTTIME_USERNAME, WATTTIME_PASSWORD)", open_watttime},
-    {"ukci", "ukci[:region=1..17|postcode=RG10]", open_ukci},
-    {NULL, NULL, NULL},
-};
-
-const chase_provider_t *chase_signal_providers(void)
-{
-    return providers;
-}
-
-/* One source of a chain, by its table row. */
+/* One source of a chain, by its row in the table. */
 static int open_one(const char *name, const char *args, const chase_signal_open_opts_t *opts, chase_signal_t **out,
                     chase_err_t *err)
 {
-    for (const chase_provider_t *p = providers; p->name; p++)
-        if (!strcmp(p->name, name))
-            return p->open(args ? args : "", opts, out, err);
+    const chase_source_row_t *row = chase_source_find(name);
+    chase_signal_open_opts_t defaults = {0};
+    if (row) {
+        chase_source_ctx_t ctx = {opts ? opts : &defaults, opts ? opts->wait_s : 0, 1};
+        return chase_source_open(row, args, &ctx, out, err);
+    }
     if (!*name)
         return chase_err_set(err, CHASE_EINVAL, "signal spec names no provider; write NAME:ARGS, e.g. static:400");
+    if (chase_keys_secret_like(name, strlen(name)))
+        return chase_err_set(err, CHASE_EINVAL,
+                             "a source name in the signal spec is not available in this build (not shown: it looks "
+                             "like a credential; write key=value after a source, e.g. electricitymaps:zone=DE)");
     char avail[256] = "";
-    for (const chase_provider_t *p = providers; p->name; p++)
-        snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", p == providers ? "" : ", ", p->name);
+    for (size_t i = 0; chase_signal_source(i); i++)
+        snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", i ? ", " : "",
+                 chase_signal_source(i)->name);
     /* A bare file name is the likeliest slip: say how to write it. */
     const char *dot = strrchr(name, '.');
     int looks_like_file = strchr(name, '/') || (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")));
@@ -249,11 +49,178 @@ static int open_one(const char *name, const char *args, const chase_signal_open_
                          looks_like_file ? name : "");
 }
 
-int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out,
-                      chase_err_t *err)
+int chase_signal_open(const char *spec, const chase_signal_open_opts_t *opts, chase_signal_t **out, chase_err_t *err)
 {
     if (!spec || !*spec || !out)
         return chase_err_set(err, CHASE_EINVAL, "missing signal spec (e.g. trace:FILE.csv, static:400, ukci)");
-    /* A chain "electricitymaps:zone=DE,ukci" is split where a comma-separated item names a provider. */
     return chase_signal_open_chain(spec, opts, open_one, out, err);
+}
+
+int chase_signal_open_chain(const char *spec, const chase_signal_open_opts_t *opts,
+                            chase_signal_open_one_fn open_one_fn, chase_signal_t **out, chase_err_t *err)
+{
+    *out = NULL;
+    if (!spec || !*spec)
+        return chase_err_set(err, CHASE_EINVAL,
+                             "empty signal spec (e.g. ukci, electricitymaps:zone=DE, trace:FILE.csv, static:300)");
+    char *copy = strdup(spec);
+    if (!copy)
+        return chase_err_set(err, CHASE_ENOMEM, "out of memory");
+    char *names[MAX_MEMBERS], *keys[MAX_MEMBERS] = {NULL};
+    size_t nk[MAX_MEMBERS] = {0}, ns = 0, item_no = 0;
+    double max_stale = DEFAULT_MAX_STALE_S;
+    int rc = CHASE_OK, any_live = 0;
+    /* keys[i] is rebuilt in its own buffer: the items of source i joined by commas. */
+    for (char *p = copy; rc == CHASE_OK && p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char *item = p;
+        p = comma ? comma + 1 : NULL;
+        item_no++;
+        if (!*item) {
+            rc = chase_err_set(err, CHASE_EINVAL, "signal spec: item %zu is empty (stray comma?)", item_no);
+            break;
+        }
+        if (starts_source(item, strlen(item))) {
+            if (ns == MAX_MEMBERS) {
+                rc = chase_err_set(err, CHASE_EINVAL, "signal spec: more than %d sources", MAX_MEMBERS);
+                break;
+            }
+            char *colon = strchr(item, ':');
+            if (colon)
+                *colon = '\0';
+            names[ns] = item;
+            if (!(keys[ns] = calloc(1, strlen(spec) + 1))) {
+                rc = chase_err_set(err, CHASE_ENOMEM, "out of memory");
+                break;
+            }
+            ns++;
+            if (!colon || !colon[1])
+                continue;
+            item = colon + 1;
+        } else if (ns == 0) {
+            rc = chase_err_set(err, CHASE_EINVAL,
+                               "signal spec: item %zu comes before any source name (e.g. electricitymaps:zone=DE)",
+                               item_no);
+            break;
+        }
+        if (!strncmp(item, "max_stale=", 10)) {
+            if (chase_duration_parse(item + 10, &max_stale, NULL) != CHASE_OK)
+                rc = chase_err_set(err, CHASE_EINVAL, "signal spec: max_stale=%.30s is not a duration (e.g. 2h)",
+                                   item + 10);
+            continue;
+        }
+        if (nk[ns - 1]++)
+            strcat(keys[ns - 1], ",");
+        strcat(keys[ns - 1], item);
+    }
+    chase_signal_t *members[MAX_MEMBERS];
+    size_t opened = 0;
+    for (size_t i = 0; rc == CHASE_OK && i < ns; i++) {
+        any_live |= chase_provider_known(names[i]);
+        if ((rc = open_one_fn(names[i], keys[i], opts, &members[i], err)) == CHASE_OK)
+            opened++;
+    }
+    for (size_t i = 0; i < ns; i++)
+        free(keys[i]);
+    free(copy);
+    if (rc != CHASE_OK) {
+        for (size_t i = 0; i < opened; i++)
+            chase_signal_free(members[i]);
+        return rc;
+    }
+    if (ns == 1 && !any_live) {
+        *out = members[0];
+        return CHASE_OK;
+    }
+    return chase_signal_fallback(members, ns, max_stale, opts ? opts->on_warning : NULL,
+                                 opts ? opts->on_warning_arg : NULL, out, err);
+}
+
+/* Appends len bytes of s to buf (of size, at *used); returns 1 once it no longer fits. */
+static int put(char *buf, size_t size, size_t *used, const char *s, size_t len)
+{
+    size_t room = size - 1 - *used;
+    size_t take = len < room ? len : room;
+    memcpy(buf + *used, s, take);
+    *used += take;
+    buf[*used] = '\0';
+    return take < len;
+}
+
+/* A URL value with "user:password@" (or "token@") before its host: the part to blank, as offset and length. */
+static int userinfo(const char *v, size_t len, size_t *off, size_t *n)
+{
+    const char *scheme = NULL;
+    for (size_t i = 0; i + 2 < len; i++)
+        if (v[i] == ':' && v[i + 1] == '/' && v[i + 2] == '/') {
+            scheme = v + i + 3;
+            break;
+        }
+    if (!scheme)
+        return 0;
+    size_t start = (size_t)(scheme - v), end = start;
+    while (end < len && v[end] != '/' && v[end] != '@')
+        end++;
+    if (end >= len || v[end] != '@')
+        return 0;
+    *off = start;
+    *n = end - start;
+    return 1;
+}
+
+/* One item (no comma) of a spec, redacted; live is 1 while the items belong to a live source. */
+static int redact_item(const char *item, size_t len, int *live, char *buf, size_t size, size_t *used)
+{
+    if (starts_source(item, len)) {
+        const char *colon = memchr(item, ':', len);
+        size_t head = colon ? (size_t)(colon - item) + 1 : len;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(head - (colon ? 1 : 0) < 63 ? head - (colon ? 1 : 0) : 63), item);
+        *live = chase_provider_known(name);
+        if (!chase_source_find(name) && chase_keys_secret_like(item, head))
+            return put(buf, size, used, "***", 3);
+        if (put(buf, size, used, item, head))
+            return 1;
+        item += head;
+        len -= head;
+        if (!len)
+            return 0;
+    }
+    const char *eq = memchr(item, '=', len);
+    if (!eq) /* a live source reads only key=value: a bare value there may be a pasted credential */
+        return *live ? put(buf, size, used, "***", 3) : put(buf, size, used, item, len);
+    size_t kl = (size_t)(eq - item), vl = len - kl - 1, off, n;
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int)(kl < 63 ? kl : 63), item);
+    const char *name = key;
+    while (*name == ' ')
+        name++;
+    while (*key && key[strlen(key) - 1] == ' ')
+        key[strlen(key) - 1] = '\0';
+    if (chase_source_secret_key(name))
+        return put(buf, size, used, item, kl + 1) || put(buf, size, used, "***", 3);
+    if (userinfo(eq + 1, vl, &off, &n))
+        return put(buf, size, used, item, kl + 1 + off) || put(buf, size, used, "***", 3) ||
+               put(buf, size, used, eq + 1 + off + n, vl - off - n);
+    return put(buf, size, used, item, len);
+}
+
+int chase_signal_spec_redact(const char *spec, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return CHASE_EINVAL;
+    buf[0] = '\0';
+    size_t used = 0;
+    int live = 0;
+    for (const char *p = spec; p;) {
+        size_t len = strcspn(p, ",");
+        if (redact_item(p, len, &live, buf, size, &used))
+            return CHASE_ERANGE;
+        p = p[len] ? p + len + 1 : NULL;
+        if (p && put(buf, size, &used, ",", 1))
+            return CHASE_ERANGE;
+    }
+    return CHASE_OK;
 }

@@ -1,9 +1,11 @@
-/* A constant signal, for tests and for users who want CI-unaware runs through the same loop. Samples sit on a grid
- * aligned to the Unix epoch, so two static signals with the same step agree on period boundaries. */
+/* A constant signal, for tests and for users who want CI-unaware runs through the same loop, and its spec
+ * "static:VALUE[,step=DURATION]". Samples sit on a grid aligned to the Unix epoch, so two static signals with the
+ * same step agree on period boundaries. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "chase/signal.h"
+#include "signal/registry.h"
 
 typedef struct static_signal {
     double value;
@@ -75,4 +77,25 @@ int chase_signal_static(double value, int64_t step_s, chase_signal_t **out, chas
     sig->step_s = step_s;
     *out = sig;
     return CHASE_OK;
+}
+
+/* static:VALUE[,step=DURATION] */
+int chase_source_static_open(chase_keys_t *k, const chase_source_ctx_t *ctx, chase_signal_t **out, chase_err_t *err)
+{
+    (void)ctx;
+    const char *text = k->lead;
+    if (!text || !*text)
+        return chase_err_set(err, CHASE_EINVAL, "static: expected a CI value in g/kWh (e.g. static:400)");
+    char *end;
+    double v = strtod(text, &end), step = 1800;
+    if (end == text || *end || !isfinite(v) || v < 0)
+        return chase_err_set(err, CHASE_EINVAL, "static: '%.40s' is not a CI value >= 0 in g/kWh (e.g. static:400)",
+                             text);
+    int rc = chase_keys_duration(k, "step", 0, 1e9, &step, err);
+    if (rc != CHASE_OK)
+        return rc;
+    if (step < 60 || step > 86400 || step != floor(step))
+        return chase_err_set(err, CHASE_EINVAL, "static: step=%.40s must be whole seconds from 1m to 1d",
+                             chase_keys_get(k, "step"));
+    return chase_signal_static(v, (int64_t)step, out, err);
 }

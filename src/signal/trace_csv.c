@@ -8,14 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "chase/timeutil.h"
 #include "chase/trace.h"
+#include "signal/trace_steps.h"
+#include "util/escape.h"
+#include "util/file.h"
 #include "util/grow.h"
 
 #define MAX_SAMPLES 10000000 /* 95 years of 5-min samples: a bound on memory, far above any real trace */
 #define FIELD_MAX 256        /* longest time, value or header name we look at; longer fields are skipped or rejected */
+#define MAX_FILE_BYTES (1u << 30) /* a GiB: ten times the largest trace MAX_SAMPLES allows, far above any real one */
+#define SHOWN 64                  /* bytes of a field quoted in a message (escaped, so up to four times as many) */
 
 /* A field as it lies in the text; quoted fields still hold their doubled quotes. */
 typedef struct span {
@@ -30,13 +34,9 @@ typedef struct cursor {
     const char *name;
 } cursor_t;
 
-/* The rows read from the file: one slot per row, allocated once from an upper bound on the row count. */
-typedef struct rows {
-    int64_t *t;
-    double *v; /* NAN for an empty value */
-    long *line;
-    size_t n, cap;
-} rows_t;
+/* The rows read from the file (signal/trace_steps.h): one slot per row, allocated once from an upper bound on the
+ * row count. */
+typedef chase_trace_rows_t rows_t;
 
 /* Reads one field at c->p; *eor is set when the field ended its record (end of line or of text). */
 static int next_field(cursor_t *c, span_t *f, int *eor, chase_err_t *err)
@@ -123,18 +123,6 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-/* "60 min", "22 h", "90 s": durations in messages. */
-static const char *dur_text(int64_t s, char *buf, size_t size)
-{
-    if (s % 3600 == 0)
-        snprintf(buf, size, "%lld h", (long long)(s / 3600));
-    else if (s % 60 == 0)
-        snprintf(buf, size, "%lld min", (long long)(s / 60));
-    else
-        snprintf(buf, size, "%lld s", (long long)s);
-    return buf;
-}
-
 /* Which column a header name is, for the default choice. */
 enum { COL_OTHER, COL_TIME, COL_CI, COL_ACTUAL, COL_EM_DIRECT, COL_EM_LCA };
 
@@ -173,7 +161,9 @@ static void list_columns(const header_t *h, char *buf, size_t size)
     size_t o = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < h->n && o + 8 < size; i++) {
-        int w = snprintf(buf + o, size - o, "%s'%s'", i ? ", " : "", h->names[i]);
+        char name[4 * SHOWN];
+        chase_escape(h->names[i], name, sizeof name);
+        int w = snprintf(buf + o, size - o, "%s'%s'", i ? ", " : "", name);
         if (w < 0 || (size_t)w >= size - o) {
             snprintf(buf + (size - 5), 5, "...");
             return;
@@ -248,12 +238,13 @@ static int choose_columns(const header_t *h, const chase_trace_read_opts_t *o, c
         for (size_t i = 0; i < h->n && v < 0; i++)
             if (!strcasecmp(h->names[i], o->column))
                 v = (long)i;
+        char want[4 * SHOWN];
+        chase_escape(o->column, want, sizeof want);
         if (v < 0)
             return chase_err_set(err, CHASE_ENOTFOUND, "%s:%ld: no column named '%s'; columns are %s", name, h->line,
-                                 o->column, cols);
+                                 want, cols);
         if ((size_t)v == *tcol)
-            return chase_err_set(err, CHASE_EINVAL, "%s:%ld: column '%s' holds the times, not CI", name, h->line,
-                                 o->column);
+            return chase_err_set(err, CHASE_EINVAL, "%s:%ld: column '%s' holds the times, not CI", name, h->line, want);
     } else if (o->lca) {
         v = found[COL_EM_LCA];
         if (v < 0)
@@ -287,8 +278,8 @@ static size_t count_lines(const char *p, size_t len)
 
 static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, rows_t *r, chase_err_t *err)
 {
-    char buf[FIELD_MAX], tmp[FIELD_MAX];
-    const char *vname = h->names[vcol];
+    char buf[FIELD_MAX], shown[4 * SHOWN], vname[4 * SHOWN];
+    chase_escape(h->names[vcol], vname, sizeof vname);
     while (c->p < c->end) {
         long line = c->line;
         size_t nf = 0;
@@ -319,7 +310,7 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
         if (chase_time_parse(buf, &t, NULL))
             return chase_err_set(err, CHASE_EFORMAT,
                                  "%s:%ld: '%s' is not an ISO-8601 UTC time (expected e.g. 2020-01-01T00:00:00Z)",
-                                 c->name, line, buf);
+                                 c->name, line, chase_escape_bytes(buf, strnlen(buf, SHOWN), shown, sizeof shown));
         if (r->n && t <= r->t[r->n - 1]) {
             char a[32], b[32];
             chase_time_format(t, a, sizeof a);
@@ -339,20 +330,19 @@ static int read_rows(cursor_t *c, const header_t *h, size_t tcol, size_t vcol, r
             char *end;
             errno = 0;
             v = strtod(buf, &end);
-            if (end == buf || *end) {
-                snprintf(tmp, sizeof tmp, "%.40s", buf);
+            chase_escape_bytes(buf, strnlen(buf, 40), shown, sizeof shown);
+            if (end == buf || *end)
                 return chase_err_set(err, CHASE_EFORMAT,
                                      "%s:%ld: '%s' in column '%s' is not a number (leave the field empty to mark a "
                                      "gap)",
-                                     c->name, line, tmp, vname);
-            }
+                                     c->name, line, shown, vname);
             if (!isfinite(v))
                 return chase_err_set(err, CHASE_EFORMAT,
                                      "%s:%ld: '%s' in column '%s' is not a finite number (leave the field empty to "
                                      "mark a gap)",
-                                     c->name, line, buf, vname);
+                                     c->name, line, shown, vname);
             if (v < 0)
-                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: negative CI %s in column '%s'", c->name, line, buf,
+                return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: negative CI %s in column '%s'", c->name, line, shown,
                                      vname);
         }
         if (r->n == r->cap) /* cannot happen: cap bounds the number of lines */
@@ -389,7 +379,7 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
     if (!best || longer > hist[best]) {
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: rows are %s apart (line %ld to %ld); chase reads steps of 5 to 60 minutes", name,
-                             r->line[1], dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
+                             r->line[1], chase_trace_dur_text(r->t[1] - r->t[0], d, sizeof d), r->line[0], r->line[1]);
     }
     if (best < CHASE_TRACE_MIN_STEP_S) {
         size_t i = 1;
@@ -398,7 +388,7 @@ static int infer_step(const rows_t *r, const char *name, int64_t *step, chase_er
         return chase_err_set(err, CHASE_EFORMAT,
                              "%s:%ld: rows are mostly %s apart (e.g. lines %ld and %ld); chase reads steps of 5 to 60 "
                              "minutes: average the file to a coarser step first",
-                             name, r->line[i], dur_text(best, d, sizeof d), r->line[i - 1], r->line[i]);
+                             name, r->line[i], chase_trace_dur_text(best, d, sizeof d), r->line[i - 1], r->line[i]);
     }
     *step = best;
     return CHASE_OK;
@@ -431,8 +421,8 @@ static int check_gaps(const rows_t *r, size_t first, size_t last, int64_t step, 
                                  "%s:%ld: no CI from %s (%s) to %s (%s), %s; chase fills gaps up to %s. Fill the gap "
                                  "in the file or raise the limit (max_gap=DURATION in a trace: spec, max_gap_s in "
                                  "chase_trace_read_opts_t)",
-                                 name, line, a, wa, b, wb, dur_text(missing, d, sizeof d),
-                                 dur_text(max_gap, m, sizeof m));
+                                 name, line, a, wa, b, wb, chase_trace_dur_text(missing, d, sizeof d),
+                                 chase_trace_dur_text(max_gap, m, sizeof m));
         }
         prev = i;
     }
@@ -477,10 +467,10 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     for (size_t i = 1; i < r->n; i++) {
         if ((r->t[i] - r->t[0]) % step) {
             char a[32], b[32], d[32];
-            return chase_err_set(err, CHASE_EFORMAT,
-                                 "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
-                                 name, r->line[i], chase_time_format(r->t[i], a, sizeof a), dur_text(step, d, sizeof d),
-                                 chase_time_format(r->t[0], b, sizeof b), r->line[0]);
+            return chase_err_set(
+                err, CHASE_EFORMAT, "%s:%ld: time %s is off the %s grid of this file (which starts at %s on line %ld)",
+                name, r->line[i], chase_time_format(r->t[i], a, sizeof a), chase_trace_dur_text(step, d, sizeof d),
+                chase_time_format(r->t[0], b, sizeof b), r->line[0]);
         }
     }
     int64_t max_gap = o->max_gap_s ? o->max_gap_s : CHASE_TRACE_DEFAULT_MAX_GAP_S;
@@ -525,8 +515,19 @@ static int build_trace(const rows_t *r, int64_t step, const char *trace_name, co
     return CHASE_OK;
 }
 
-/* The parser behind both entry points: name is used in messages, trace_name becomes the trace's name. */
-static int parse(const char *text, size_t len, const char *name, const char *trace_name,
+/* Line (1-based, as the cursor counts them: LF, CRLF or a lone CR end a line) of the byte at `at`. */
+static long line_at(const char *text, const char *at)
+{
+    long line = 1;
+    for (const char *q = text; q < at; q++)
+        if (*q == '\n' || (*q == '\r' && (q + 1 >= at || q[1] != '\n')))
+            line++;
+    return line;
+}
+
+/* The parser behind both entry points: name is used in messages, trace_name becomes the trace's name; both are
+ * escaped here, once, since they come from the caller's input (a file name can hold terminal escapes). */
+static int parse(const char *text, size_t len, const char *raw_name, const char *raw_trace_name,
                  const chase_trace_read_opts_t *opts, chase_trace_t **out, chase_err_t *err)
 {
     chase_trace_read_opts_t defaults = {0};
@@ -536,6 +537,14 @@ static int parse(const char *text, size_t len, const char *name, const char *tra
     if (o->max_gap_s < 0)
         return chase_err_set(err, CHASE_EINVAL, "max_gap_s must not be negative (0 means the default of 24 h)");
     *out = NULL;
+    char name[256], trace_name[sizeof((chase_trace_t *)0)->name];
+    chase_escape(raw_name, name, sizeof name);
+    chase_escape(raw_trace_name, trace_name, sizeof trace_name);
+    /* A NUL byte is never text: strtod and the time parser would stop at it and read "12\0abc" as 12. */
+    const char *nul = len ? memchr(text, '\0', len) : NULL;
+    if (nul)
+        return chase_err_set(err, CHASE_EFORMAT, "%s:%ld: a NUL byte (binary data); a trace is a text CSV file", name,
+                             line_at(text, nul));
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) { /* spreadsheet programs start UTF-8 files with a BOM */
         text += 3;
         len -= 3;
@@ -562,8 +571,16 @@ static int parse(const char *text, size_t len, const char *name, const char *tra
     int64_t step = 0;
     if (!rc)
         rc = infer_step(&r, name, &step, err);
+    char note[sizeof((chase_trace_t *)0)->note] = "";
     if (!rc)
-        rc = build_trace(&r, step, trace_name, h.names[vcol], o, name, out, err);
+        rc = chase_trace_rows_unify_step(&r, name, MAX_SAMPLES, &step, note, sizeof note, err);
+    if (!rc) {
+        char column[sizeof((chase_trace_t *)0)->column];
+        chase_escape(h.names[vcol], column, sizeof column);
+        rc = build_trace(&r, step, trace_name, column, o, name, out, err);
+    }
+    if (!rc)
+        snprintf((*out)->note, sizeof(*out)->note, "%s", note);
     free(h.names);
     free(r.t);
     free(r.v);
@@ -583,28 +600,11 @@ int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, 
 {
     if (!path || !out)
         return chase_err_set(err, CHASE_EINVAL, "chase_trace_read_csv: missing path or output");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return chase_err_set(err, errno == ENOENT ? CHASE_ENOTFOUND : CHASE_EIO, "cannot open %s: %s", path,
-                             strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return chase_err_set(err, CHASE_EIO, "cannot read %s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    char *text = malloc(size ? size : 1);
-    if (!text) {
-        fclose(f);
-        return chase_err_set(err, CHASE_ENOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(text, 1, size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != size) {
-        free(text);
-        return chase_err_set(err, CHASE_EIO, "cannot read %s", path);
-    }
+    char *text = NULL;
+    size_t size = 0;
+    int rc = chase_file_read_regular(path, MAX_FILE_BYTES, &text, &size, err);
+    if (rc)
+        return rc;
     /* The trace is named after the file: "eia-PJM-2022" for ../data/eia-PJM-2022.csv. */
     char base[128];
     const char *slash = strrchr(path, '/');
@@ -612,7 +612,7 @@ int chase_trace_read_csv(const char *path, const chase_trace_read_opts_t *opts, 
     size_t bl = strlen(base);
     if (bl > 4 && !strcasecmp(base + bl - 4, ".csv"))
         base[bl - 4] = '\0';
-    int rc = parse(text, size, path, base, opts, out, err);
+    rc = parse(text, size, path, base, opts, out, err);
     free(text);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "chase/live.h"
 #include "chase/report.h"
 #include "chase/session.h"
+#include "chase/signal.h"
 #include "slurm/helper.h"
 #include "slurm/hostlist.h"
 #include "slurm/leader_net.h"
@@ -163,7 +164,9 @@ static int write_report(leader_t *l, int exit_status, chase_err_t *err)
     chase_session_record(l->session, &rec);
     int interrupted = chase_live_job_interrupted(l->lj);
     rec.command = h->st.command;
-    rec.signal = h->st.s.v[CHASE_SLURM_SIGNAL]; /* as the user wrote it, not the staged copy */
+    char spec[4096];
+    chase_signal_spec_redact(h->st.s.v[CHASE_SLURM_SIGNAL], spec, sizeof spec);
+    rec.signal = spec; /* as the user wrote it (not the staged copy), without its credentials */
     rec.exit_status = exit_status;
     rec.interrupted_by = interrupted ? chase_signal_abbrev(interrupted) : NULL;
     rec.steps = ps.steps;

@@ -1,6 +1,8 @@
 /* UTC time stamps and durations, without the C library's local-time machinery. */
 #include "chase/timeutil.h"
 
+#include "util/escape.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -104,15 +106,25 @@ int chase_time_parse(const char *text, int64_t *out, chase_err_t *err)
         p++;
     if (*p)
         goto bad;
+    if (t < CHASE_TIME_MIN || t > CHASE_TIME_MAX) { /* "0000-01-01T00:00+01:00" and "9999-12-31T23:59-01:00" */
+        char shown[256];
+        return chase_err_set(err, CHASE_EFORMAT, "'%s' is outside the years 0 to 9999",
+                             chase_escape_bytes(text, strnlen(text, 60), shown, sizeof shown));
+    }
     *out = t;
     return CHASE_OK;
-bad:
+bad:;
+    char shown[256];
     return chase_err_set(err, CHASE_EFORMAT, "'%s' is not an ISO-8601 UTC time (expected e.g. 2020-01-01T00:00:00Z)",
-                         text);
+                         chase_escape_bytes(text, strnlen(text, 60), shown, sizeof shown));
 }
 
 char *chase_time_format(int64_t t, char *buf, size_t size)
 {
+    if (t < CHASE_TIME_MIN || t > CHASE_TIME_MAX) { /* a year of five digits or a negative one: not ISO-8601 */
+        snprintf(buf, size, "(out of range)");
+        return buf;
+    }
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     int64_t sec = t - days * 86400;
     int y, m, d;
@@ -145,8 +157,10 @@ int chase_duration_parse(const char *text, double *out_s, chase_err_t *err)
     }
     *out_s = v * mult;
     return CHASE_OK;
-bad:
-    return chase_err_set(err, CHASE_EINVAL, "'%s' is not a duration (expected e.g. 90s, 30m, 1.5h, 2d)", text);
+bad:;
+    char shown[256];
+    return chase_err_set(err, CHASE_EINVAL, "'%s' is not a duration (expected e.g. 90s, 30m, 1.5h, 2d)",
+                         chase_escape_bytes(text, strnlen(text, 60), shown, sizeof shown));
 }
 
 int chase_time_second_of_day(int64_t t)

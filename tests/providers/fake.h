@@ -3,10 +3,12 @@
 #define CHASE_TEST_FAKE_H
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ static inline int fake_start(fake_t *f)
     if (f->pid < 0)
         return 1;
     if (f->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test killed by its timeout must not leave the server behind */
         dup2(fd[1], 1);
         close(fd[0]);
         close(fd[1]);
@@ -134,6 +137,30 @@ static inline char *capture_end(void)
     if (strstr(buf, "CHECK"))
         fputs(buf, stderr); /* a failed check inside the capture must still be seen */
     return buf;
+}
+
+/* Collects the warnings a signal hands to its callback, and whether any came from a thread other than the one that
+ * set the collector up (a signal must call back on its caller's thread only). */
+typedef struct said {
+    char text[8192];
+    int calls, wrong_thread;
+    pthread_t thread;
+} said_t;
+
+static inline void said_init(said_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->thread = pthread_self();
+}
+
+static inline void said_collect(void *arg, const char *msg)
+{
+    said_t *s = arg;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%s\n", msg);
+    s->calls++;
+    if (!pthread_equal(pthread_self(), s->thread))
+        s->wrong_thread++;
 }
 
 /* How many times needle occurs in hay. */

@@ -5,7 +5,7 @@ It answers in the real formats of Electricity Maps v3, WattTime v3 and the UK Ca
 demand. The first path segment is the behaviour ("mode") so that one server serves many tests at once:
     http://127.0.0.1:PORT/ok/v3/carbon-intensity/history?zone=DE
 Modes: ok, e401, e403, e404, e500, r429 (429 with Retry-After: 1 once per mode+path, then ok), a429 (always 429,
-Retry-After: 1), long429 (429, Retry-After: 3600), hang (answers after 5 s), trunc (JSON cut in half), short
+Retry-After: 1), long429 (429, Retry-After: 3600), hang (answers after 30 s), trunc (JSON cut in half), short
 (Content-Length promises more than is sent), malformed, nulls (null and negative values mixed with good ones),
 negative (all values negative), units (wrong units), empty (no points), huge (a 5 MiB body), echo401 (401 whose body
 echoes the credentials it got), wtexpire (WattTime: the first token is refused once as expired), noforecast
@@ -16,10 +16,14 @@ Values follow known curves of the time so tests can check them:
     WattTime          900 + 200 sin(2 pi t / 86400) lbs/MWh
     UK actual         200 + 50 sin(2 pi t / 86400), forecast = actual + 10
 The port is printed on stdout as "PORT N" once the server listens.
+"Now" (which hour is the latest, which half-hours are measured) is the wall clock, or the fixed UTC second in the
+environment variable FAKE_API_NOW: a test that passes the same instant to chase cannot straddle an hour boundary
+between its own clock reading and the server's.
 """
 import base64
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -32,6 +36,7 @@ LOCK = threading.Lock()
 STATS = {}
 TOKENS = {"n": 0}
 HUGE = b'{"pad": "' + b"x" * (5 << 20) + b'"}'  # built once: building it per request is slow on a busy machine
+FIXED_NOW = int(os.environ["FAKE_API_NOW"]) if os.environ.get("FAKE_API_NOW") else None
 
 
 def em_ci(t):
@@ -131,7 +136,7 @@ class Handler(BaseHTTPRequestHandler):
             first = s["paths"].count(path + ("?" + u.query if u.query else "")) == 1
         base = mode.split("-")[0]
         if base == "hang":
-            time.sleep(5)
+            time.sleep(30)
         if base == "e401":
             return self.send_json(401, {"error": "Unauthorized"})
         if base == "echo401":
@@ -148,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(429, {"error": "Too many requests"}, {"Retry-After": "3600"})
         if base == "huge":
             return self.send_json(200, HUGE)
-        now = int(time.time())
+        now = FIXED_NOW if FIXED_NOW is not None else int(time.time())
         if path.startswith("/v3/carbon-intensity/"):
             return self.electricitymaps(path, q, now, auth)
         if path == "/login" or path.startswith("/v3/"):

@@ -1,4 +1,5 @@
-/* `chase signal` as a user runs it: tables, JSON, exit statuses, and no credential in anything it prints. */
+/* `chase signal` as a user runs it: one option reader (full names, one error form, exit 2), tables, JSON, a trace
+ * in its own time, exit statuses, and no credential in anything it prints. */
 #include <cjson/cJSON.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -43,6 +44,45 @@ static void test_help_and_usage_errors(void)
     CHECK(run("--signal ukci --frobnicate 1") == 2 && strstr(errs, "frobnicate") != NULL);
     CHECK(run("--signal 'zone=DE,ukci'") == 2 && strstr(errs, "before any source") != NULL);
     CHECK(run("--signal 'ukci:region=99'") == 2 && strstr(errs, "region") != NULL);
+    /* One reader for every option: an unknown option is named as such (it used to "need a value"), an abbreviation
+     * is refused with the full name, a missing value and a stray argument are said; all in one form, exit 2. */
+    CHECK(run("--bogus") == 2 && strstr(errs, "chase signal: unknown option '--bogus'") != NULL);
+    CHECK(!strstr(errs, "needs a value"));
+    CHECK(run("--sig ukci") == 2 && strstr(errs, "chase signal: unknown option '--sig' (write it in full: --signal)"));
+    CHECK(run("--signal") == 2 && strstr(errs, "chase signal: --signal needs a value") != NULL);
+    CHECK(run("--signal ukci stray") == 2 && strstr(errs, "chase signal: unexpected argument 'stray'") != NULL);
+    CHECK(run("--signal ukci --history 20d") == 2 && strstr(errs, "chase signal: --history") != NULL);
+    CHECK(run("--signal ukci --help=1") == 2 && strstr(errs, "takes no value") != NULL);
+    CHECK(run("-h") == 0 && strstr(out, "Usage: chase signal"));
+    /* The help lists every source of the table, with its spec form. */
+    CHECK(run("--help") == 0 && strstr(out, "trace:FILE") && strstr(out, "static:VALUE") &&
+          strstr(out, "ukci[:region=1..17|postcode=RG10]") && strstr(out, "WATTTIME_PASSWORD"));
+}
+
+/* A trace is shown in its own time: the samples before its replay start, not relabelled with the wall clock. */
+static void test_trace_keeps_its_own_times(void)
+{
+    char path[300], args[1024];
+    snprintf(path, sizeof path, "%s/small.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("time,ci\n", f);
+    for (int h = 0; h < 48; h++)
+        fprintf(f, "2022-06-%02dT%02d:00:00Z,%d\n", 1 + h / 24, h % 24, 100 + h);
+    fclose(f);
+    snprintf(args, sizeof args, "--signal 'trace:%s,start=2022-06-02T00:00:00Z,speed=60' --history 3h --json -", path);
+    CHECK(run(args) == 0);
+    cJSON *j = cJSON_Parse(out);
+    const cJSON *h = cJSON_GetObjectItem(j, "history");
+    CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) == 3);
+    const cJSON *last = cJSON_GetArrayItem(h, cJSON_GetArraySize(h) - 1);
+    CHECK(last && !strcmp(cJSON_GetObjectItem(last, "time")->valuestring, "2022-06-01T23:00:00Z"));
+    CHECK(last && cJSON_GetObjectItem(last, "step_s")->valuedouble == 3600);
+    CHECK(last && cJSON_GetObjectItem(last, "ci_g_per_kwh")->valuedouble == 123);
+    CHECK(!strcmp(cJSON_GetObjectItem(j, "now")->valuestring, "2022-06-02T00:00:00Z"));
+    cJSON_Delete(j);
+    snprintf(args, sizeof args, "--signal 'trace:%s,start=2022-06-02T00:00:00Z' --history 1h", path);
+    CHECK(run(args) == 0 && strstr(out, "2022-06-01T23:00:00Z") && strstr(out, "123.0 g/kWh"));
+    CHECK(errs[0] == '\0'); /* a trace makes no forecast: nothing to complain about */
 }
 
 static void test_table_and_json(void)
@@ -109,6 +149,17 @@ static void test_failures(void)
     CHECK(run(args) == 1);
     CHECK(strstr(errs, "ELECTRICITYMAPS_TOKEN") != NULL && strstr(errs, "tok-SECRET-43") == NULL);
     CHECK(run("--signal electricitymaps:zone=DE") == 1 && strstr(errs, "ELECTRICITYMAPS_TOKEN") != NULL);
+    /* A WattTime login refused with the basic-auth header echoed: neither the password nor base64(user:password)
+     * reaches stderr or the JSON. */
+    setenv("WATTTIME_USERNAME", "alice", 1);
+    setenv("WATTTIME_PASSWORD", "s3cret-pw", 1);
+    snprintf(args, sizeof args, "--signal 'watttime:region=PJM,url=%s' --cache '%s/wt.sqlite' --json -", url, dir);
+    CHECK(run(args) == 1);
+    CHECK(strstr(out, "history_error") && strstr(out, "401") && strstr(errs, "401"));
+    CHECK(!strstr(out, "YWxpY2U6czNjcmV0LXB3") && !strstr(errs, "YWxpY2U6czNjcmV0LXB3"));
+    CHECK(!strstr(out, "s3cret-pw") && !strstr(errs, "s3cret-pw"));
+    unsetenv("WATTTIME_USERNAME");
+    unsetenv("WATTTIME_PASSWORD");
 }
 
 int main(void)
@@ -126,6 +177,7 @@ int main(void)
     setenv("XDG_CACHE_HOME", dir, 1); /* a run without --cache must not touch the user's cache */
     RUN(test_help_and_usage_errors);
     RUN(test_table_and_json);
+    RUN(test_trace_keeps_its_own_times);
     RUN(test_two_processes);
     RUN(test_failures);
     fake_stop(&fake);

@@ -1,5 +1,6 @@
-/* The fallback chain: order, stale carry-on, the switch to "no data" after max_stale, each said once; and the spec
- * syntax that tells one provider's keys from the next provider's. */
+/* The fallback chain: order, stale carry-on, the switch to "no data" after max_stale, each said once through the
+ * warning callback (never on stderr); honest words before any source answered; and the spec syntax that tells one
+ * provider's keys from the next provider's. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -80,18 +81,19 @@ static void test_order_stale_nodata(void)
     scripted_t a = {"a", 0, 100, 0}, b = {"b", 0, 200, 1};
     chase_signal_t *m[2] = {scripted(&sc_ops_a, &a), scripted(&sc_ops_b, &b)}, *chain;
     chase_err_t err;
-    CHECK(chase_signal_fallback(m, 2, 7200, &chain, &err) == CHASE_OK);
+    said_t said;
+    said_init(&said);
+    CHECK(chase_signal_fallback(m, 2, 7200, said_collect, &said, &chain, &err) == CHASE_OK);
     double t = 1700000000;
     size_t n;
+    capture_start(dir); /* the library never prints: everything goes through the callback */
     CHECK(chase_signal_history(chain, t, 0, s, 10, &n, &err) == CHASE_OK && n == 1 && s[0].ci == 100);
     CHECK_STR(chase_signal_fallback_source(chain), "a");
     /* The first fails: the second answers, and the switch is said once. */
     a.fail = 1;
-    capture_start(dir);
     CHECK(chase_signal_history(chain, t + 60, 0, s, 10, &n, &err) == CHASE_OK && n == 1 && s[0].ci == 200);
     CHECK(chase_signal_history(chain, t + 120, 0, s, 10, &n, &err) == CHASE_OK && s[0].ci == 200);
-    char *said = capture_end();
-    CHECK(count_of(said, "using b") == 1);
+    CHECK(count_of(said.text, "using b") == 1);
     CHECK_STR(chase_signal_fallback_source(chain), "b");
     /* Forecasts: a makes none, b does. */
     CHECK(chase_signal_forecast(chain, t, (int64_t)t + 3600, s, 10, &n, &err) == CHASE_OK && s[0].ci == 201);
@@ -99,42 +101,71 @@ static void test_order_stale_nodata(void)
     CHECK(chase_signal_actual(chain, t - 3600, t, &mean, &err) == CHASE_OK && mean == 200);
     /* Both fail: b's last value carries on, flagged stale, at the current step; said once. */
     b.fail = 1;
-    capture_start(dir);
     double t2 = t + 4000;
     CHECK(chase_signal_history(chain, t2, 0, s, 10, &n, &err) == CHASE_OK);
     CHECK(n == 2 && s[0].ci == 200 && !(s[0].flags & CHASE_SAMPLE_STALE));
     CHECK(n == 2 && s[1].ci == 200 && (s[1].flags & CHASE_SAMPLE_STALE) && s[1].t == (int64_t)t2 - (int64_t)t2 % 3600);
     CHECK(chase_signal_history(chain, t2 + 1800, 0, s, 10, &n, &err) == CHASE_OK);
     CHECK(n >= 1 && (s[n - 1].flags & CHASE_SAMPLE_STALE) && s[n - 1].ci == 200);
-    said = capture_end();
-    CHECK(count_of(said, "flagged stale") == 1);
-    CHECK(strstr(said, "a: down") && strstr(said, "b: down")); /* why: each source's error */
+    CHECK(count_of(said.text, "flagged stale") == 1);
+    CHECK(strstr(said.text, "a: down") && strstr(said.text, "b: down")); /* why: each source's error */
     CHECK(chase_signal_forecast(chain, t2, (int64_t)t2 + 3600, s, 10, &n, &err) != CHASE_OK);
     CHECK(chase_signal_actual(chain, t2 - 3600, t2, &mean, &err) == CHASE_ENODATA);
     /* Past max_stale (2 h after b last answered at t + 120): no data, said once, the safe policy takes over. */
-    capture_start(dir);
     CHECK(chase_signal_history(chain, t + 120 + 7201, 0, s, 10, &n, &err) == CHASE_ENODATA);
     CHECK(strstr(err.msg, "max_stale") != NULL);
     CHECK(chase_signal_history(chain, t + 120 + 9000, 0, s, 10, &n, &err) == CHASE_ENODATA);
-    said = capture_end();
-    CHECK(count_of(said, "safe policy") == 1);
+    CHECK(count_of(said.text, "safe policy") == 1);
     /* A source comes back: data again, said once. */
     a.fail = 0;
-    capture_start(dir);
     CHECK(chase_signal_history(chain, t + 10000, 0, s, 10, &n, &err) == CHASE_OK && s[0].ci == 100 &&
           !(s[0].flags & CHASE_SAMPLE_STALE));
-    said = capture_end();
-    CHECK(count_of(said, "using a") == 1);
+    CHECK(count_of(said.text, "using a") == 1);
+    CHECK(strstr(capture_end(), "carbon signal") == NULL);
+    CHECK(said.wrong_thread == 0);
+    chase_signal_free(chain);
+    /* Without a callback the chain is silent. */
+    a.fail = b.fail = 1;
+    m[0] = scripted(&sc_ops_a, &a);
+    CHECK(chase_signal_fallback(m, 1, 7200, NULL, NULL, &chain, &err) == CHASE_OK);
+    capture_start(dir);
+    CHECK(chase_signal_history(chain, t, 0, s, 10, &n, &err) == CHASE_ENODATA);
+    CHECK(capture_end()[0] == '\0');
+    chase_signal_free(chain);
+}
+
+/* Before any source has ever answered, nothing "has been missing for more than max_stale": say there is no data yet. */
+static void test_no_data_yet(void)
+{
+    scripted_t a = {"a", 1, 100, 0};
+    chase_signal_t *m[1] = {scripted(&sc_ops_a, &a)}, *chain;
+    chase_err_t err;
+    said_t said;
+    said_init(&said);
+    CHECK(chase_signal_fallback(m, 1, 7200, said_collect, &said, &chain, &err) == CHASE_OK);
+    size_t n;
+    CHECK(chase_signal_history(chain, 1700000000, 0, s, 10, &n, &err) == CHASE_ENODATA);
+    CHECK(strstr(err.msg, "no carbon data yet") && strstr(err.msg, "a: down") && !strstr(err.msg, "more than"));
+    CHECK(chase_signal_history(chain, 1700000600, 0, s, 10, &n, &err) == CHASE_ENODATA);
+    CHECK(count_of(said.text, "no carbon data yet") == 1 && !strstr(said.text, "more than"));
+    /* Once a value came and went stale past max_stale, the longer wording is the true one. */
+    a.fail = 0;
+    CHECK(chase_signal_history(chain, 1700001200, 0, s, 10, &n, &err) == CHASE_OK);
+    a.fail = 1;
+    CHECK(chase_signal_history(chain, 1700001200 + 7300, 0, s, 10, &n, &err) == CHASE_ENODATA);
+    CHECK(strstr(err.msg, "more than 120 min") != NULL);
     chase_signal_free(chain);
 }
 
 static void test_spec_chain_with_live_providers(void)
 {
     char bad[128], good[128], spec[1024];
-    chase_signal_open_opts_t opts = {.cache_path = NULL, .now = 0};
+    said_t said;
+    said_init(&said);
     char cache[300];
     snprintf(cache, sizeof cache, "%s/chain.sqlite", dir);
-    opts.cache_path = cache;
+    chase_signal_open_opts_t opts = {
+        .cache_path = cache, .on_warning = said_collect, .on_warning_arg = &said, .wait_s = -1};
     fake_url(&fake, "e500", bad, sizeof bad);
     fake_url(&fake, "ok-chain", good, sizeof good);
     /* Each provider's url= goes to that provider: the failing one first, the good one second. */
@@ -146,12 +177,10 @@ static void test_spec_chain_with_live_providers(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     double now = (double)ts.tv_sec;
     size_t n;
-    capture_start(dir);
     CHECK(chase_signal_history(sig, now, (int64_t)now - 3600, s, 100, &n, &err) == CHASE_OK);
-    char *said = capture_end();
     CHECK(n >= 2 && s[0].step_s == 1800); /* the UK API's half hours */
     CHECK_STR(chase_signal_fallback_source(sig), "ukci");
-    CHECK(strstr(said, "using ukci") != NULL);
+    CHECK(strstr(said.text, "using ukci") != NULL);
     CHECK(fake_count(&fake, "ok-chain", NULL) == 1);
     chase_signal_free(sig);
     /* A bare provider name starts a provider too, and static can close a chain. (fresh=0: the cache already holds
@@ -192,7 +221,7 @@ static void test_restart_from_cache(void)
 {
     char good[128], bad[128], spec[1024], cache[300];
     snprintf(cache, sizeof cache, "%s/restart.sqlite", dir);
-    chase_signal_open_opts_t opts = {.cache_path = cache, .now = 0};
+    chase_signal_open_opts_t opts = {.cache_path = cache, .wait_s = -1};
     fake_url(&fake, "ok-restart", good, sizeof good);
     fake_url(&fake, "e500", bad, sizeof bad);
     struct timespec ts;
@@ -208,9 +237,7 @@ static void test_restart_from_cache(void)
     chase_signal_free(sig);
     snprintf(spec, sizeof spec, "ukci:url=%s,fresh=0,retries=0", bad);
     CHECK(chase_signal_open(spec, &opts, &sig, &err) == CHASE_OK);
-    capture_start(dir);
     CHECK(chase_signal_history(sig, now + 60, (int64_t)now - 3600, s, 100, &n, &err) == CHASE_OK);
-    capture_end();
     CHECK(n >= 1 && s[n - 1].ci == last && (s[n - 1].flags & CHASE_SAMPLE_STALE));
     CHECK_STR(chase_signal_fallback_source(sig), "ukci");
     chase_signal_free(sig);
@@ -225,6 +252,7 @@ int main(void)
         return 1;
     setenv("ELECTRICITYMAPS_TOKEN", "test-token-123", 1);
     RUN(test_order_stale_nodata);
+    RUN(test_no_data_yet);
     RUN(test_spec_chain_with_live_providers);
     RUN(test_restart_from_cache);
     fake_stop(&fake);

@@ -116,6 +116,17 @@ def train_cmd(*args):
     return [PY, TRAIN] + list(args)
 
 
+def fake_profile(w, name="profile.json"):
+    """Writes the fake job's own profile (see train_fake_gpu.py: throughput (min(pl,235)/235)^0.4, power
+    min(pl,235)) as a --profile-file in w's temp dir and returns its path."""
+    path = os.path.join(w.tmp, name)
+    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
+           for pl in (100, 150, 200, 250, 300)]
+    with open(path, "w") as f:
+        json.dump({"name": "fake-cnn", "gpu": "fake", "unit": "step", "points": pts}, f)
+    return path
+
+
 def plain_job(steps, sleep=0.02, samples=4, mark=None, mark_at=0, tail=""):
     """A training loop in plain Python (no torch) that reports through the chase package; with mark, it creates
     that file after mark_at steps, so a test knows the job trains under chase. tail: code run after the loop."""
@@ -139,6 +150,19 @@ def wait_for(path, proc, timeout=60):
         time.sleep(0.05)
     proc.kill()
     fail("the job never started training")
+
+
+def wait_limit(w, proc, watts, timeout=60):
+    """Waits until every GPU holds watts (chase applied its decision); fails when proc ends first or on timeout."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if all(g["power_limit_w"] == watts for g in w.gpus()):
+            return
+        if proc.poll() is not None:
+            fail("chase ended before it set the GPUs to %g W" % watts)
+        time.sleep(0.05)
+    proc.kill()
+    fail("the GPUs never reached %g W" % watts)
 
 
 def check_restored(w, msg=""):

@@ -23,10 +23,11 @@ def run_fixed(w, sig_after_mark=None, policy="fixed:150", extra=None, steps=1000
 
     def on_start(p):
         wait_for(mark, p)
-        check(all(g["power_limit_w"] == 150 for g in w.gpus()), "the limit was not set while training")
+        wait_limit(w, p, 150)
         p.send_signal(sig_after_mark)
 
-    return w.chase(["--signal", "static:300", "--policy", policy, "--period", "1s"] + (extra or []),
+    return w.chase(["--signal", "static:300", "--policy", policy, "--period", "1s", "--forecaster", "persistence"]
+                   + (extra or []),
                    plain_job(steps, 0.01, mark=mark, mark_at=20), on_start=on_start if sig_after_mark else None)
 
 
@@ -93,22 +94,34 @@ def case_tee_ctrlc():
     w = World()
     mark, report = os.path.join(w.tmp, "training"), os.path.join(w.tmp, "report.json")
     argv = [os.environ["CHASE_BIN"], "run", "--report", report, "--signal", "static:300", "--policy", "fixed:150",
-            "--period", "1s", "--"] + plain_job(100000, 0.01, mark=mark, mark_at=20)
+            "--period", "1s", "--forecaster", "persistence", "--"] + plain_job(100000, 0.01, mark=mark, mark_at=20)
     script = "%s 2>&1 | tee %s/log" % (" ".join("'%s'" % a.replace("'", "'\\''") for a in argv), w.tmp)
-    p = subprocess.Popen(["bash", "-c", script], env=w.env, start_new_session=True, stdout=subprocess.DEVNULL)
-    wait_for(mark, p)
-    check(all(g["power_limit_w"] == 150 for g in w.gpus()), "the limit was not set while training")
-    os.killpg(p.pid, signal.SIGINT)  # what the terminal does for Ctrl-C: the whole foreground process group
+    p = subprocess.Popen(["bash", "-c", script], env=w.env, start_new_session=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
     try:
-        p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        fail("the pipeline did not end within 30 s of Ctrl-C")
+        wait_for(mark, p)
+        wait_limit(w, p, 150)
+        os.killpg(p.pid, signal.SIGINT)  # what the terminal does for Ctrl-C: the whole foreground process group
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("the pipeline did not end within 30 s of Ctrl-C")
+    finally:
+        kill_group(p)
     t_end = time.monotonic() + 10  # chase may outlive tee by a moment
     while time.monotonic() < t_end and not os.path.exists(report):
         time.sleep(0.05)
     check(os.path.exists(report), "no report after Ctrl-C")
     check_restored(w, "after Ctrl-C on a pipeline into tee")
+
+
+def kill_group(p):
+    """SIGKILL to p's whole process group (a no-op when it is gone), then reaps p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait(timeout=30)
 
 
 def journal_entries(w):
@@ -120,12 +133,13 @@ def killed_run(w):
     """Starts chase with fixed:150 in its own process group and SIGKILLs the group once the job trains."""
     mark = os.path.join(w.tmp, "training")
     argv = [os.environ["CHASE_BIN"], "run", "--signal", "static:300", "--policy", "fixed:150", "--period", "1s",
-            "--"] + plain_job(100000, 0.01, mark=mark, mark_at=20)
+            "--forecaster", "persistence", "--"] + plain_job(100000, 0.01, mark=mark, mark_at=20)
     p = subprocess.Popen(argv, env=w.env, start_new_session=True, stderr=subprocess.DEVNULL)
-    wait_for(mark, p)
-    os.killpg(p.pid, signal.SIGKILL)
-    p.wait(timeout=30)
-    check(all(g["power_limit_w"] == 150 for g in w.gpus()), "SIGKILL came before the limit was set")
+    try:
+        wait_for(mark, p)
+        wait_limit(w, p, 150)
+    finally:
+        kill_group(p)  # SIGKILL to chase and its job at once, as the OOM killer or a scheduler would
     check(len(journal_entries(w)) == 2, "the journal holds %s, not one entry per GPU" % journal_entries(w))
 
 
@@ -194,11 +208,7 @@ def case_permission_lost():
     """Permission is lost mid-run (GPU 0 refuses its third set): the other GPU is put back, GPU 0 is named."""
     w = World()
     w.env["FAKE_NVML_FAIL_SET"] = "0,2,NO_PERMISSION"
-    prof = os.path.join(w.tmp, "profile.json")
-    pts = [{"power_limit_w": pl, "throughput": 30 * (min(pl, 235) / 235) ** 0.4, "power_w": min(pl, 235)}
-           for pl in (100, 150, 200, 250, 300)]
-    with open(prof, "w") as f:
-        json.dump({"name": "fake", "gpu": "fake", "unit": "step", "points": pts}, f)
+    prof = fake_profile(w)
     rc, rep, err, dt = w.chase(["--signal", w.signal, "--policy", "chase", "--eta", "0.7", "--period", "1s",
                                 "--profile-file", prof] + w.forecast, plain_job(600, 0.01))
     check(rc == 1, "exit status %d, expected 1" % rc)
@@ -264,6 +274,59 @@ def case_visible_devices():
     w.env["CUDA_VISIBLE_DEVICES"] = ""
     rc, rep, err, dt = run_fixed(w, steps=10)
     check(rc == 2 and "no GPU" in err, "empty CUDA_VISIBLE_DEVICES: exit %d, %s" % (rc, err))
+
+
+def hanging_server():
+    """A TCP server on localhost that accepts connections and never answers: a carbon API that stopped."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, srv.getsockname()[1]
+
+
+def case_hanging_api():
+    """The carbon API hangs: SIGTERM still restores the limits and ends chase within 2 s; the spec's token never
+    reaches the report and the API credentials never reach the command."""
+    w = World()
+    srv, port = hanging_server()
+    w.env["ELECTRICITYMAPS_TOKEN"] = "env-secret-4711"
+    envdump, mark = os.path.join(w.tmp, "env"), os.path.join(w.tmp, "training")
+    job = plain_job(100000, 0.01, mark=mark, mark_at=20)
+    job[-1] = ("import os; open(%r, 'w').write('\\n'.join(os.environ))\n" % envdump) + job[-1]
+    spec = "electricitymaps:zone=DE,token=spec-secret-0815,url=http://127.0.0.1:%d,cache=%s/c.sqlite" % (port, w.tmp)
+    timing = {}
+
+    def on_start(p):
+        wait_for(mark, p)
+        wait_limit(w, p, 300)  # no carbon data: the safe policy runs at the top limit
+        timing["t"] = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+
+    rc, rep, err, dt = w.chase(["--signal", spec, "--policy", "budget", "--period", "1s", "--forecaster",
+                                "persistence", "--profile-file", fake_profile(w)], job, on_start=on_start)
+    took = time.monotonic() - timing.get("t", 0)
+    srv.close()
+    check(rc == 128 + signal.SIGTERM, "exit status %d: %s" % (rc, err))
+    check(took < 2.0, "chase took %.2f s to restore and exit after SIGTERM with a hanging API" % took)
+    check_restored(w, "after SIGTERM with a hanging API")
+    check("spec-secret-0815" not in json.dumps(rep) and "spec-secret-0815" not in err, "the spec's token leaked")
+    with open(envdump) as f:
+        names = f.read().split("\n")
+    check("ELECTRICITYMAPS_TOKEN" not in names, "the command inherited the API credentials")
+    check("CHASE_PROGRESS" in names, "the command lost its own variables")
 
 
 def case_burst():

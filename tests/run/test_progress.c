@@ -1,5 +1,8 @@
 /* The progress channel: message validation, and datagrams from the C client through the socket into the stats. */
 #include <errno.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -238,6 +241,108 @@ static void test_open_bad_dir(void)
     CHECK(chase_progress_open(longdir, &p, &err) == CHASE_EINVAL);
 }
 
+/* Senders without a rank are told apart by pid; past CHASE_PROGRESS_MAX_RANKS distinct senders, further ones are
+ * counted as malformed (a bounded table: a flood of fake senders cannot grow chase without limit). */
+static void test_senders_by_pid_and_cap(void)
+{
+    chase_progress_t *p;
+    CHECK(chase_progress_open(NULL, &p, NULL) == CHASE_OK);
+    if (!p)
+        return;
+    chase_progress_msg_t a = {7, 70, -1, 100}, b = {9, 90, -1, 200};
+    chase_progress_record(p, &a, 1.0);
+    chase_progress_record(p, &b, 1.0);
+    chase_progress_stats_t st;
+    chase_progress_stats(p, &st);
+    CHECK(st.ranks == 2 && st.steps == 9 && st.samples == 160);
+    for (int64_t i = 0; i < CHASE_PROGRESS_MAX_RANKS + 10; i++) {
+        chase_progress_msg_t m = {1, 0, i, -1};
+        chase_progress_record(p, &m, 2.0);
+    }
+    chase_progress_stats(p, &st);
+    CHECK(st.ranks == CHASE_PROGRESS_MAX_RANKS);
+    CHECK(st.malformed == 12); /* 4096 tracked: the two pids and 4094 ranks; the last 12 ranks did not fit */
+    chase_progress_close(p);
+}
+
+/* The socket's directory is private (0700): no other user can send progress into it. */
+static void test_private_dir(void)
+{
+    chase_progress_t *p;
+    CHECK(chase_progress_open(NULL, &p, NULL) == CHASE_OK);
+    if (!p)
+        return;
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s", chase_progress_address(p) + 5);
+    *strrchr(dir, '/') = '\0';
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+    chase_progress_close(p);
+    CHECK(stat(dir, &st) != 0); /* removed with the channel */
+}
+
+/* "unix:@name" reaches a socket in the abstract namespace. */
+static void test_abstract_address(void)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    char name[64];
+    snprintf(name, sizeof name, "chase-test-%d", (int)getpid());
+    memcpy(sa.sun_path + 1, name, strlen(name));
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    CHECK(bind(fd, (struct sockaddr *)&sa, len) == 0);
+    char addr[80];
+    snprintf(addr, sizeof addr, "unix:@%s", name);
+    chase_progress_client_t *c;
+    CHECK(chase_progress_client_open(addr, 5, 0, &c, NULL) == CHASE_OK);
+    chase_progress_client_step(c, 3);
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    CHECK(n > 0);
+    buf[n > 0 ? n : 0] = '\0';
+    chase_progress_msg_t m;
+    CHECK(chase_progress_parse(buf, (size_t)(n > 0 ? n : 0), &m, NULL) == CHASE_OK && m.step == 1 && m.rank == 5);
+    chase_progress_client_close(c);
+    close(fd);
+}
+
+/* The final flush waits for a busy chase (its queue full) rather than lose the last totals; for a chase that is
+ * gone it does not wait at all. */
+static void test_flush_waits_for_busy_chase(void)
+{
+    chase_progress_t *p;
+    CHECK(chase_progress_open(NULL, &p, NULL) == CHASE_OK);
+    if (!p)
+        return;
+    char addr[160];
+    snprintf(addr, sizeof addr, "%s", chase_progress_address(p));
+    chase_progress_client_t *c;
+    CHECK(chase_progress_client_open(addr, 0, 0, &c, NULL) == CHASE_OK);
+    for (int i = 0; i < 100; i++) /* fills the queue; most of these are dropped */
+        chase_progress_client_step(c, 1);
+    CHECK(chase_progress_client_dropped(c) > 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* chase, busy for 0.3 s, then draining */
+        sleep_ms(300);
+        for (int i = 0; i < 100; i++) {
+            chase_progress_drain(p, 1.0, NULL);
+            sleep_ms(10);
+        }
+        chase_progress_stats_t st;
+        chase_progress_stats(p, &st);
+        _exit(st.steps == 101 ? 0 : 1);
+    }
+    /* One more step, not sent (the queue is full), then the flush at exit. */
+    chase_progress_client_step(c, 1);
+    chase_progress_client_close(c);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* chase saw the final total */
+    chase_progress_close(p);
+}
+
 int main(void)
 {
     RUN(test_parse_valid);
@@ -246,5 +351,9 @@ int main(void)
     RUN(test_socket_roundtrip);
     RUN(test_client_without_chase);
     RUN(test_open_bad_dir);
+    RUN(test_senders_by_pid_and_cap);
+    RUN(test_private_dir);
+    RUN(test_abstract_address);
+    RUN(test_flush_waits_for_busy_chase);
     CHECK_DONE();
 }
