@@ -445,7 +445,7 @@ static int finish(follower_t *f, int signal_seen)
         chase_slurm_say(f->h, CHASE_SLURM_WARNING, "%s", e.msg);
     stop_fallback(f, 0);
     bank(f);
-    int status = chase_slurm_exit_status(f->h, signal_seen ? 5 : 1);
+    int status = chase_slurm_exit_status(f->h, signal_seen ? 2 : 1);
     if (f->fd >= 0 && f->state == UP) {
         double energy = NAN;
         chase_progress_stats_t ps;

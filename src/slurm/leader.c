@@ -269,8 +269,11 @@ int chase_slurm_leader_run(chase_slurm_helper_t *h)
     if (interrupted)
         chase_slurm_say(h, CHASE_SLURM_NOTE, "interrupted by %s%s", chase_signal_abbrev(interrupted),
                         restored ? ": power limits restored" : "");
-    int exit_status = chase_slurm_exit_status(h, interrupted ? 5 : 2);
-    chase_slurm_net_wait_finals(l.net, 5);
+    /* Interrupted (scancel, the time limit), the tasks die too and the plugin soon has their status; but Slurm's
+     * KillWait later kills whatever is left, this helper included: the GPUs are back already, the report must not
+     * wait long. */
+    int exit_status = chase_slurm_exit_status(h, 2);
+    chase_slurm_net_wait_finals(l.net, interrupted ? 2 : 5);
     chase_slurm_net_stop(l.net);
     chase_err_t perr;
     if (chase_slurm_stage_out_profile(h, &l.stage, &perr) != CHASE_OK)
