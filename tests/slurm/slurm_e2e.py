@@ -11,6 +11,7 @@ Jobs run as nobody with one GPU per node out of two, under a CI trace replayed 1
   lost_leader  the leader's helper is killed (SIGKILL): the follower runs at the top limit within a period, and at
                the end every limit comes back (the leader's from the journal)
   refuse       bad values stop srun before submission, or the step before its tasks start, with a clear message
+  dry_run      --chase-dry-run decides and reports on every node and never sets a GPU
   no_chase     without --chase the plugin does nothing
 """
 
@@ -367,6 +368,22 @@ def case_refuse():
             print("refused %s: %s" % (" ".join(opts), [ln for ln in err.splitlines() if word in ln][0]))
         check([g["set_calls"] for g in c.gpus()] == before, "a refused step changed a GPU")
         check(not os.path.exists("/root/report.json"), "a report was written as root")
+        no_helpers_left(c)
+
+
+@case
+def case_dry_run():
+    """--chase-dry-run: every node decides and records, no GPU is ever set (the followers' fallback included)."""
+    with Cluster(site=site()) as c:
+        rc, out, err = c.srun(["-N2", "--gpus-per-node=1"] + CHASE_OPTS + ["--chase-dry-run"], job_cmd(c, 150))
+        sys.stderr.write(err)
+        check(rc == 0, "srun exited with %d" % rc)
+        check(all(g["set_calls"] == 0 for g in c.gpus()), "a GPU was set in a dry run")
+        rep = find_report(c)
+        check(rep["dry_run"] is True, "dry_run %s" % rep["dry_run"])
+        check(any(p["decided_power_limit_w"] != ORIGINAL_W for p in rep["periods"]), "nothing was decided")
+        check(all(x["power_limit_w"] is None or near(x["power_limit_w"], ORIGINAL_W)
+                  for p in rep["periods"] for x in p["nodes"]), "a node held another limit than its own")
         no_helpers_left(c)
 
 
