@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "chase/journal.h"
+#include "util/notify.h"
 
 #define RESTORE_TRIES 3
 
@@ -40,14 +41,10 @@ struct chase_gpu_group {
 static void warn(chase_gpu_group_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(chase_gpu_group_t *g, const char *fmt, ...)
 {
-    if (!g->on_warning)
-        return;
-    char msg[700];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    chase_notify_v(g->on_warning, g->warning_arg, fmt, ap);
     va_end(ap);
-    g->on_warning(g->warning_arg, msg);
 }
 
 static const char *label(const member_t *m, char *buf, size_t size)

@@ -10,6 +10,7 @@
 
 #include "chase/provider.h"
 #include "chase/timeutil.h"
+#include "util/notify.h"
 
 #define MAX_MEMBERS 8
 
@@ -30,14 +31,10 @@ typedef struct fb {
 
 __attribute__((format(printf, 2, 3))) static void say(fb_t *f, const char *fmt, ...)
 {
-    if (!f->warn)
-        return;
-    char msg[800];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    chase_notify_v(f->warn, f->warn_arg, fmt, ap);
     va_end(ap);
-    f->warn(f->warn_arg, msg);
 }
 
 /* Adds "name: message" of a failed member to the combined error. */
