@@ -27,6 +27,13 @@ NOBODY = 65534
 DAEMONS = ("munged", "slurmctld", "slurmd", "srun", "sbatch", "scancel", "squeue", "sinfo")
 
 
+def _die_with_test():
+    """Runs in each daemon before exec: the daemon gets SIGTERM when this test process dies, however it dies (a
+    ctest timeout kills it without running any cleanup), so no Slurm is ever left behind."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def skip_or_fail(why):
     """Outside CI a missing prerequisite skips; in CI (CI=true, root, Debian 12) these tests must run."""
     if os.environ.get("CI") == "true":
@@ -114,12 +121,12 @@ class Cluster:
         self._write_conf(ports, site(self) if site else [], leader_lo)
         log = open(self.path("log", "daemons.out"), "ab")
         self.procs.append(("slurmctld", subprocess.Popen(["slurmctld", "-D", "-i", "-f", self.conf], env=self.env,
-                                                         stdout=log, stderr=log)))
+                                                         stdout=log, stderr=log, preexec_fn=_die_with_test)))
         denv = dict(self.env)
         denv.update(slurmd_env)
         for n in self.nodes:
             self.procs.append(("slurmd " + n, subprocess.Popen(["slurmd", "-D", "-N", n, "-f", self.conf], env=denv,
-                                                               stdout=log, stderr=log)))
+                                                               stdout=log, stderr=log, preexec_fn=_die_with_test)))
         self._wait_idle()
 
     def _start_munge(self):
@@ -132,7 +139,7 @@ class Cluster:
                               "--pid-file=" + self.path("munge", "munged.pid"),
                               "--log-file=" + self.path("log", "munged.log"),
                               "--seed-file=" + self.path("munge", "seed")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_test)
         self.procs.append(("munged", p))
         for _ in range(100):
             if os.path.exists(self.munge_socket):
