@@ -457,6 +457,7 @@ static int finish(follower_t *f, int signal_seen)
             if (isfinite(energy))
                 cJSON_AddNumberToObject(m, "energy_j", energy);
             cJSON_AddNumberToObject(m, "t", f->since);
+            cJSON_AddNumberToObject(m, "wall", chase_slurm_now()); /* when: it may close the leader's last period */
             cJSON_AddNumberToObject(m, "setting_s", f->setting_s);
             cJSON_AddNumberToObject(m, "steps", ps.steps);
             cJSON_AddBoolToObject(m, "restored", restored);

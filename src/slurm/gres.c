@@ -118,8 +118,8 @@ int chase_slurm_gres_files(const char *gres_conf, const char *node, char ***file
     return CHASE_OK;
 }
 
-int chase_slurm_gres_minors(char *const *files, size_t n_files, const char *indices, int *minors, size_t cap,
-                            size_t *n, chase_err_t *err)
+int chase_slurm_gres_minors(char *const *files, size_t n_files, const char *indices, int *minors, size_t cap, size_t *n,
+                            chase_err_t *err)
 {
     *n = 0;
     /* The whole list first: a malformed one says so rather than whatever its first item's file is. */

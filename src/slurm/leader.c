@@ -187,6 +187,10 @@ static int write_report(leader_t *l, int exit_status, chase_err_t *err)
         peers[k] = chase_slurm_net_peer(l->net, (int)k);
     size_t n_marks;
     const double *marks = chase_slurm_net_marks(l->net, &n_marks);
+    chase_gpu_group_t *group = chase_session_gpus(l->session);
+    int minors[CHASE_SLURM_MAX_STEP_GPUS], n_minors = 0;
+    for (int i = 0; i < chase_gpu_group_size(group) && n_minors < CHASE_SLURM_MAX_STEP_GPUS; i++)
+        minors[n_minors++] = chase_gpu_group_info(group, i)->minor;
     pthread_mutex_lock(&h->lock);
     chase_slurm_report_in_t in = {run,
                                   chase_session_ledger(l->session),
@@ -200,7 +204,9 @@ static int write_report(leader_t *l, int exit_status, chase_err_t *err)
                                   n_marks,
                                   h->warnings,
                                   h->n_warnings,
-                                  chase_slurm_net_refused(l->net)};
+                                  chase_slurm_net_refused(l->net),
+                                  minors,
+                                  n_minors};
     rc = chase_slurm_step_report(&in, &text, err);
     pthread_mutex_unlock(&h->lock);
     free(peers);
@@ -255,6 +261,9 @@ int chase_slurm_leader_run(chase_slurm_helper_t *h)
         cleanup(&l);
         return 1;
     }
+    /* The followers are starting at the same moment: those that join within a second or two are greeted before
+     * control starts, so the first period has every node's numbers. The tasks wait for this anyway. */
+    chase_slurm_net_wait_joined(l.net, 2);
     chase_slurm_net_open(l.net);
     chase_slurm_ctl_line(h, "ready", chase_live_job_address(l.lj));
     int rc = chase_session_run(l.session, chase_live_job_job(l.lj), &err);

@@ -48,6 +48,17 @@ static int mark_at(const double *marks, size_t n, double t)
     return best;
 }
 
+/* A follower's final reading as a sample, when it was made at time t (its wall clock, within the tolerance). */
+static int final_sample(const chase_slurm_peer_t *p, double t, chase_slurm_sample_t *out)
+{
+    const cJSON *f = p ? p->final : NULL;
+    double wall = get_number(f, "wall");
+    *out = (chase_slurm_sample_t){-1, get_number(f, "t"), get_number(f, "energy_j"), get_number(f, "setting_s"),
+                                  get_number(f, "steps")};
+    return isfinite(wall) && fabs(wall - t) <= MARK_TOLERANCE_S && isfinite(out->t) && isfinite(out->energy_j) &&
+           isfinite(out->setting_s);
+}
+
 /* A follower's answers by mark id. */
 static int *index_samples(const chase_slurm_peer_t *p, size_t n_marks)
 {
@@ -74,7 +85,11 @@ static cJSON *leader_node(const chase_slurm_report_in_t *in, cJSON *root, const 
     cJSON_AddNumberToObject(n, "node_id", 0);
     cJSON_AddStringToObject(n, "role", "leader");
     cJSON *gpus = cJSON_GetObjectItemCaseSensitive(root, "gpus");
-    cJSON_AddItemToObject(n, "gpus", gpus ? cJSON_Duplicate(gpus, 1) : cJSON_CreateArray());
+    cJSON *mine = gpus ? cJSON_Duplicate(gpus, 1) : cJSON_CreateArray();
+    /* The device file each GPU was found by, as the followers report theirs. */
+    for (int i = 0; i < in->n_leader_minors && i < cJSON_GetArraySize(mine); i++)
+        cJSON_AddNumberToObject(cJSON_GetArrayItem(mine, i), "minor", in->leader_minors[i]);
+    cJSON_AddItemToObject(n, "gpus", mine);
     number(n, "energy_j", acc->energy_j);
     number(n, "carbon_g", acc->carbon_g);
     int restored = 1;
@@ -153,8 +168,14 @@ int chase_slurm_step_report(const chase_slurm_report_in_t *in, char **out, chase
             } else {
                 const chase_slurm_peer_t *peer = in->peers ? in->peers[k] : NULL;
                 int sa = a >= 0 ? by_mark[k][a] : -1, sb = b >= 0 ? by_mark[k][b] : -1;
-                if (peer && a != b && sa >= 0 && sb >= 0) {
-                    const chase_slurm_sample_t *x = &peer->samples[sa], *y = &peer->samples[sb];
+                chase_slurm_sample_t last;
+                const chase_slurm_sample_t *y = sb >= 0 ? &peer->samples[sb] : NULL;
+                /* A follower whose tasks ended with the leader's may have gone before the last mark: its final
+                 * reading, made at the same moment, closes the last period. */
+                if (!y && sa >= 0 && final_sample(peer, r->end, &last))
+                    y = &last;
+                if (peer && sa >= 0 && y && y != &peer->samples[sa]) {
+                    const chase_slurm_sample_t *x = &peer->samples[sa];
                     e = y->energy_j - x->energy_j;
                     s = y->t > x->t ? (y->setting_s - x->setting_s) / (y->t - x->t) : NAN;
                 }

@@ -29,7 +29,9 @@ typedef struct chase_slurm_report_in {
     size_t n_marks;
     char *const *warnings; /* what the leader said went wrong, in order */
     size_t n_warnings;
-    unsigned refused; /* connections the leader refused */
+    unsigned refused;         /* connections the leader refused */
+    const int *leader_minors; /* the device minor number of each of the leader's GPUs, in the report's order */
+    int n_leader_minors;
 } chase_slurm_report_in_t;
 
 /* The step's report as indented JSON; free *out. CHASE_EFORMAT when run_json is not a run report. */

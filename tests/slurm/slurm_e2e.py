@@ -144,6 +144,7 @@ def check_report(c, rep, steps=None):
         g = n["gpus"][0]
         check(g["index"] == c.nvml_index(n["name"]), "node %s drove NVML GPU %s, not %d (its device file's)"
               % (n["name"], g["index"], c.nvml_index(n["name"])))
+        check(g["minor"] == c.nodes.index(n["name"]) * slurm_cluster.GPUS_PER_NODE, "minor %s" % g["minor"])
         check(near(g["original_power_limit_w"], ORIGINAL_W), "original limit %s" % g)
         check(n["restored"] is True, "node %s did not report its GPUs put back" % n["name"])
     check(len(rep["gpus"]) == 2 and {g["node"] for g in rep["gpus"]} == set(c.nodes), "gpus %s" % rep["gpus"])

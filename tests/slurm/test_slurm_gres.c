@@ -77,7 +77,8 @@ static int count_lines(void *arg, const chase_slurm_conf_line_t *l, chase_err_t 
 static void test_conf_reader(void)
 {
     write_file("inc.conf", "GresTypes=gpu # included\n");
-    const char *p = write_file("main.conf", "# a comment\nNodeName=\"a b\" \\\n  Name=gpu File=/x\nInclude inc.conf\n\n");
+    const char *p =
+        write_file("main.conf", "# a comment\nNodeName=\"a b\" \\\n  Name=gpu File=/x\nInclude inc.conf\n\n");
     int n = 0;
     chase_err_t err;
     CHECK(chase_slurm_conf_read(p, count_lines, &n, &err) == CHASE_OK);

@@ -18,8 +18,18 @@ static void leader_rows(chase_ledger_t *l)
     chase_ledger_init(l);
     double set[3] = {100, 300, 100}, ci[3] = {400, 100, 400}, e[3] = {1000, 2350, 1000};
     for (int i = 0; i < 3; i++) {
-        chase_period_t r = {T0 + 10 * i, T0 + 10 * (i + 1), ci[i], ci[i], set[i], e[i], e[i] * ci[i] / 3.6e6,
-                            50,          0,                  CHASE_KNOB_POWER_LIMIT, CHASE_PHASE_CONTROL, set[i]};
+        chase_period_t r = {T0 + 10 * i,
+                            T0 + 10 * (i + 1),
+                            ci[i],
+                            ci[i],
+                            set[i],
+                            e[i],
+                            e[i] * ci[i] / 3.6e6,
+                            50,
+                            0,
+                            CHASE_KNOB_POWER_LIMIT,
+                            CHASE_PHASE_CONTROL,
+                            set[i]};
         chase_ledger_append(l, &r);
     }
 }
@@ -28,11 +38,21 @@ static char *run_json(const chase_ledger_t *l)
 {
     chase_run_gpu_t gpu = {{.index = 2, .minor = 0, .name = "NVIDIA A40"}, 275, 100, 300, 1};
     char *argv[] = {"python3", "train.py", NULL};
-    chase_run_record_t rec = {.command = argv, .signal = "static:400", .policy = "chase",
-                              .policy_requested = "chase", .period_s = 10, .budget_pct = 2.5,
-                              .total_steps = NAN, .backend = "nvml", .profile_source = "file",
-                              .knob = CHASE_KNOB_POWER_LIMIT, .gpus = &gpu, .n_gpus = 1, .steps = 150,
-                              .ledger = l, .exit_status = 0};
+    chase_run_record_t rec = {.command = argv,
+                              .signal = "static:400",
+                              .policy = "chase",
+                              .policy_requested = "chase",
+                              .period_s = 10,
+                              .budget_pct = 2.5,
+                              .total_steps = NAN,
+                              .backend = "nvml",
+                              .profile_source = "file",
+                              .knob = CHASE_KNOB_POWER_LIMIT,
+                              .gpus = &gpu,
+                              .n_gpus = 1,
+                              .steps = 150,
+                              .ledger = l,
+                              .exit_status = 0};
     char *text = NULL;
     CHECK(chase_report_run_json(&rec, &text, NULL) == CHASE_OK);
     return text;
@@ -52,10 +72,8 @@ static void test_two_nodes(void)
     /* Marks at the period boundaries (and one more in between, as profiling reads would make). */
     double marks[5] = {T0 + 0.001, T0 + 10.002, T0 + 15, T0 + 20.001, T0 + 30.003};
     /* c2 answers every mark but the last: its counters, on its own clock (t). */
-    chase_slurm_sample_t s2[4] = {{0, 500.0, 0, 5000, 0},
-                                  {1, 510.0, 1010, 6000, 50},
-                                  {2, 515.0, 2180, 7500, 75},
-                                  {3, 520.0, 3360, 9000, 100}};
+    chase_slurm_sample_t s2[4] = {
+        {0, 500.0, 0, 5000, 0}, {1, 510.0, 1010, 6000, 50}, {2, 515.0, 2180, 7500, 75}, {3, 520.0, 3360, 9000, 100}};
     cJSON *final2 = cJSON_Parse("{\"restored\":true,\"exit_status\":0,\"fallback_s\":1.5,\"steps\":150,"
                                 "\"gpus\":[{\"index\":0,\"minor\":2,\"name\":\"NVIDIA A40\"}]}");
     chase_slurm_peer_t c2 = {.joined = 1, .samples = s2, .n_samples = 4, .final = final2};
@@ -64,7 +82,8 @@ static void test_two_nodes(void)
     const chase_slurm_peer_t *peers[3] = {NULL, &c2, &c3};
     char *names[3] = {"c1", "c2", "c3"};
     char *warnings[1] = {"no word from the leader"};
-    chase_slurm_report_in_t in = {run, &l, 42, 0, names, 3, 0, peers, marks, 5, warnings, 1, 2};
+    int minors[1] = {0};
+    chase_slurm_report_in_t in = {run, &l, 42, 0, names, 3, 0, peers, marks, 5, warnings, 1, 2, minors, 1};
     char *out = NULL;
     chase_err_t err;
     CHECK(chase_slurm_step_report(&in, &out, &err) == CHASE_OK);
@@ -107,6 +126,7 @@ static void test_two_nodes(void)
     /* Every GPU with its node; the step's ids; the leader's warnings. */
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(r, "gpus");
     CHECK(cJSON_GetArraySize(gpus) == 2);
+    CHECK(num(cJSON_GetArrayItem(gpus, 0), "minor") == 0 && num(cJSON_GetArrayItem(gpus, 1), "minor") == 2);
     CHECK_STR(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(gpus, 1), "node")->valuestring, "c2");
     const cJSON *slurm = cJSON_GetObjectItemCaseSensitive(r, "slurm");
     CHECK(num(slurm, "job_id") == 42 && num(slurm, "refused_connections") == 2);
@@ -120,6 +140,31 @@ static void test_two_nodes(void)
     CHECK(chase_slurm_step_report(&in, &out, &err) == CHASE_OK);
     r = cJSON_Parse(out);
     CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "exit_status")));
+    cJSON_Delete(r);
+    free(out);
+    /* A follower that ended with the leader, before its last mark: its final reading, made then, closes the last
+     * period; one made well after it does not. */
+    cJSON_AddNumberToObject(final2, "wall", T0 + 30.2);
+    cJSON_AddNumberToObject(final2, "t", 530);
+    cJSON_AddNumberToObject(final2, "energy_j", 4370);
+    cJSON_AddNumberToObject(final2, "setting_s", 10000);
+    CHECK(chase_slurm_step_report(&in, &out, &err) == CHASE_OK);
+    r = cJSON_Parse(out);
+    const cJSON *last =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "periods"), 2), "nodes"),
+                           1);
+    CHECK_NEAR(num(last, "energy_j"), 1010, 1e-9);
+    CHECK_NEAR(num(last, "power_limit_w"), 100, 1e-9);
+    cJSON_Delete(r);
+    free(out);
+    cJSON_ReplaceItemInObjectCaseSensitive(final2, "wall", cJSON_CreateNumber(T0 + 31));
+    CHECK(chase_slurm_step_report(&in, &out, &err) == CHASE_OK);
+    r = cJSON_Parse(out);
+    last = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+                                  cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "periods"), 2), "nodes"),
+                              1);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(last, "energy_j")));
     cJSON_Delete(r);
     free(out);
     /* A run report that does not match the periods is refused. */

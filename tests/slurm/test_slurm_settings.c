@@ -159,8 +159,8 @@ static void test_helper_command_line(void)
     chase_slurm_step_free(&back);
     chase_slurm_step_argv_free(argv);
     /* The helper checks again what it is given. */
-    char *bad[] = {"h", "--job=1", "--step=0", "--node-id=2", "--nodes=2", "--uid=1", "--gid=1", "--node=c1",
-                   "--nodelist=c1", "--slurm-conf=/s", "--cwd=/", NULL};
+    char *bad[] = {"h",       "--job=1",   "--step=0",      "--node-id=2",     "--nodes=2", "--uid=1",
+                   "--gid=1", "--node=c1", "--nodelist=c1", "--slurm-conf=/s", "--cwd=/",   NULL};
     CHECK(chase_slurm_step_parse(11, bad, &back, &err) == CHASE_EINVAL); /* node 2 of 2 */
     chase_slurm_step_free(&back);
     char *bad_budget[] = {"h", "--chase-budget=500", NULL};
