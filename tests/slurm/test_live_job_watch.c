@@ -14,14 +14,22 @@ static double now_of(chase_job_t *job)
     return job->ops->now(job->self);
 }
 
-static void test_runs_until_the_period_ends(void)
+/* A live job watching the read end of a new pipe p. */
+static chase_live_job_t *watched(int p[2])
 {
-    chase_live_job_t *lj;
+    chase_live_job_t *lj = NULL;
     chase_err_t err;
-    int p[2];
     CHECK(pipe(p) == 0);
     CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
     CHECK(chase_live_job_watch(lj, p[0], &err) == CHASE_OK);
+    return lj;
+}
+
+static void test_runs_until_the_period_ends(void)
+{
+    chase_err_t err;
+    int p[2];
+    chase_live_job_t *lj = watched(p);
     chase_job_t *job = chase_live_job_job(lj);
     double t0 = now_of(job);
     int finished = 1;
@@ -36,12 +44,9 @@ static void test_runs_until_the_period_ends(void)
 /* Written to, or closed: either way the watcher is done with the job, and run_until says so at once. */
 static void test_ends_when_watched_fd_speaks(int close_it)
 {
-    chase_live_job_t *lj;
     chase_err_t err;
     int p[2];
-    CHECK(pipe(p) == 0);
-    CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
-    CHECK(chase_live_job_watch(lj, p[0], &err) == CHASE_OK);
+    chase_live_job_t *lj = watched(p);
     if (close_it)
         close(p[1]);
     else
@@ -75,12 +80,9 @@ static void test_ends_on_close(void)
 
 static void test_signal_interrupts(void)
 {
-    chase_live_job_t *lj;
     chase_err_t err;
     int p[2];
-    CHECK(pipe(p) == 0);
-    CHECK(chase_live_job_create(NULL, &lj, &err) == CHASE_OK);
-    CHECK(chase_live_job_watch(lj, p[0], &err) == CHASE_OK);
+    chase_live_job_t *lj = watched(p);
     kill(getpid(), SIGTERM); /* blocked since create: it waits in the signalfd */
     chase_job_t *job = chase_live_job_job(lj);
     int finished = 0;

@@ -28,19 +28,23 @@ static const char *write_file(const char *name, const char *text)
     return p;
 }
 
-static int expands_to(const char *text, const char *want)
+/* Whether names v[0..n) (freed here) read as want, space-separated; says what they were when not. */
+static int names_are(char **v, size_t n, const char *want, const char *what)
 {
-    char **v;
-    size_t n;
-    if (chase_slurm_hostlist_expand(text, 100, &v, &n, NULL))
-        return 0;
-    char got[1024] = "";
+    char got[2048] = "";
     for (size_t i = 0; i < n; i++)
         snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", v[i]);
     chase_slurm_hostlist_free(v, n);
     if (strcmp(got, want))
-        fprintf(stderr, "  %s -> '%s', want '%s'\n", text, got, want);
+        fprintf(stderr, "  %s -> '%s', want '%s'\n", what, got, want);
     return !strcmp(got, want);
+}
+
+static int expands_to(const char *text, const char *want)
+{
+    char **v;
+    size_t n;
+    return chase_slurm_hostlist_expand(text, 100, &v, &n, NULL) == CHASE_OK && names_are(v, n, want, text);
 }
 
 static void test_hostlist(void)
@@ -97,13 +101,7 @@ static int files_are(const char *conf, const char *node, const char *want)
         fprintf(stderr, "  %s\n", err.msg);
         return 0;
     }
-    char got[2048] = "";
-    for (size_t i = 0; i < n; i++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", v[i]);
-    chase_slurm_hostlist_free(v, n);
-    if (strcmp(got, want))
-        fprintf(stderr, "  got '%s', want '%s'\n", got, want);
-    return !strcmp(got, want);
+    return names_are(v, n, want, node);
 }
 
 static void test_gres_files(void)
