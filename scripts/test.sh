@@ -36,7 +36,14 @@ cmake --install build --prefix "$prefix" >/dev/null
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -Wall -Werror examples/simulate_api.c \
     $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs chase) -o "$prefix/simulate_api"
 LD_LIBRARY_PATH="$prefix/lib" "$prefix/simulate_api"
-echo "install check passed: the API example built with pkg-config and ran"
+# man chase and the bash completion work from where they were installed (captured, not piped into grep -q, which
+# would end the writer early: a failure under pipefail).
+page=$(MANWIDTH=100 man -M "$prefix/share/man" chase)
+[[ $page == *"chase run"* ]] || { echo "install check: man -M $prefix/share/man chase shows no page"; exit 1; }
+offered=$(bash -c 'source "$1/share/bash-completion/completions/chase"; COMP_WORDS=("$1/bin/chase" ""); COMP_CWORD=1
+                   _chase; echo "${COMPREPLY[*]}"' _ "$prefix")
+[[ " $offered " == *" report "* ]] || { echo "install check: the installed completion offers: $offered"; exit 1; }
+echo "install check passed: the API example built with pkg-config and ran; man chase and the completion work"
 
 # Without /usr/bin/python3 configuring must fail, not quietly drop the Python and end-to-end tests.
 if cmake -S . -B "$prefix/nopython" -DCHASE_SYSTEM_PYTHON=/nonexistent/python3 >/dev/null 2>&1; then

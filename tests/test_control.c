@@ -398,6 +398,53 @@ static void test_signal_outage_runs_safe_policy(void)
 }
 
 
+/* Time the job spent before the control loop (online profiling) counts against its budget: with a job start an hour
+ * before the loop, budget must finish an hour sooner than the same job whose loop starts it. */
+static double budget_loop_time(double before_s)
+{
+    chase_trace_t *tr = fixture_trace(24 * 6, 300, 200, 50, 11);
+    double start = (double)tr->start + 2 * 86400;
+    world_t wd;
+    world_open(&wd, 1, 20, start, 300);
+    chase_gpu_group_t *grp = group_of(wd.gpu, NULL);
+    chase_signal_t *sig;
+    chase_forecaster_t *fc;
+    chase_policy_t *pol;
+    chase_policy_params_t pp;
+    chase_policy_params_init(&pp);
+    pp.budget_pct = 10;
+    CHECK(chase_signal_trace(tr, &sig, NULL) == CHASE_OK);
+    CHECK(chase_forecaster_create("persistence", 3600, NULL, &fc, NULL) == CHASE_OK);
+    CHECK(chase_policy_create("budget", &pp, &pol, NULL) == CHASE_OK);
+    chase_control_config_t cfg;
+    chase_control_config_init(&cfg);
+    cfg.work_total = 20;
+    cfg.budget_pct = 10;
+    cfg.job_start = before_s > 0 ? start - before_s : NAN;
+    chase_ledger_t l;
+    chase_ledger_init(&l);
+    CHECK(chase_control_run(&cfg, prof, sig, fc, pol, grp, chase_sim_job_job(wd.job), &l, NULL) == CHASE_OK);
+    chase_totals_t t;
+    chase_ledger_totals(&l, &t);
+    chase_ledger_free(&l);
+    chase_policy_free(pol);
+    chase_forecaster_free(fc);
+    chase_signal_free(sig);
+    chase_gpu_group_free(grp);
+    world_close(&wd);
+    chase_trace_free(tr);
+    return t.time_s;
+}
+
+static void test_budget_counts_from_the_job_start(void)
+{
+    double t_max = 20 * 3600.0; /* 20 epochs of an hour at the top limit */
+    double plain = budget_loop_time(0), late = budget_loop_time(3600);
+    CHECK(plain <= 1.1 * t_max + 1 && plain > 1.05 * t_max); /* spends the budget */
+    CHECK(late <= 1.1 * t_max - 3600 + 1);                    /* the hour before the loop is part of it */
+    CHECK(late < plain - 3000);
+}
+
 /* The skill record recalibrates forecasts: a forecaster that is biased and over-reacts is mapped onto the line its
  * record shows, one that never varies says only the mean actual, and nothing is said before a record exists. */
 static void test_skill_recalibrates(void)
@@ -437,6 +484,7 @@ int main(void)
     RUN(test_accounting_and_restore);
     RUN(test_no_permission_is_observe_only);
     RUN(test_permission_lost_mid_run);
+    RUN(test_budget_counts_from_the_job_start);
     RUN(test_gpu_lost_still_restores);
     RUN(test_trace_too_short);
     RUN(test_periods_and_mixing);

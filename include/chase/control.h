@@ -39,6 +39,7 @@ typedef struct chase_control_config {
     double budget_pct;        /* slowdown budget for the deadline; NAN for none */
     double history_s;         /* how much past CI the forecaster and policy get before the start (default 14 d) */
     int resume;               /* start where the ledger's last row ended (its mark: after online profiling) */
+    double job_start;         /* when the job started (UTC s), for its deadline; NAN: when the loop starts */
     /* Called after each period, e.g. for progress output (may be NULL). */
     void (*on_period)(void *arg, const chase_period_t *row);
     void *on_period_arg;

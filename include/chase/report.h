@@ -89,6 +89,32 @@ typedef struct chase_run_record {
 /* The run report (fields: docs/run.md) as indented JSON text; free it with free(). */
 int chase_report_run_json(const chase_run_record_t *r, char **out, chase_err_t *err);
 
+/* Draws a live run's chart in the same style: the CI it recorded on top; below, the limit in force and the mean
+ * power each GPU drew, period by period (and the limit decided, in an observe-only run). */
+int chase_report_run_svg(FILE *out, const char *title, const chase_run_record_t *r, chase_err_t *err);
+
+/* Writes one CSV row per period of a live run: start,end,phase,ci_g_per_kwh,forecast_g_per_kwh,power_limit_w,
+ * decided_power_limit_w,power_w (mean per GPU),energy_j,carbon_g,steps,stale (docs/report.md). */
+int chase_report_run_csv(FILE *out, const chase_run_record_t *r, chase_err_t *err);
+
+/* A run report read back from its JSON, owning everything its record points to. */
+typedef struct chase_run_report chase_run_report_t;
+
+/* Reads a run report (chase_report_run_json's JSON, docs/run.md), checking every field it keeps: an error names the
+ * file and the field ("run.json: periods[3].energy_j: expected a number >= 0 (got a string)"), CHASE_EFORMAT;
+ * CHASE_ENOTFOUND or CHASE_EIO when the file cannot be read. total and savings are not read (see the record). */
+int chase_report_run_read(const char *path, chase_run_report_t **out, chase_err_t *err);
+
+/* The same from text in memory; name is used in messages. */
+int chase_report_run_parse(const char *text, size_t len, const char *name, chase_run_report_t **out,
+                           chase_err_t *err);
+
+/* The run as a record (its ledger, profile and GPUs as the report has them), valid until the report is freed. */
+const chase_run_record_t *chase_report_run_record(const chase_run_report_t *r);
+
+/* Frees r (NULL is fine). */
+void chase_report_run_free(chase_run_report_t *r);
+
 /* The device list as `chase devices --json` writes it: {"devices": [...]}, one object per GPU; errors[i] non-NULL
  * when GPU i failed (then only its index and the error). errors may be NULL. */
 int chase_report_devices_json(const chase_gpu_info_t *in, const char *const *errors, int n, char **out,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chase/live.h"
+#include "chase/metrics.h"
 #include "chase/report.h"
 #include "chase/session.h"
 #include "chase/signal.h"
@@ -17,6 +18,7 @@
 #include "cli/cli_util.h"
 #include "util/atomic_file.h"
 #include "cli/commands.h"
+#include "cli/run_output.h"
 
 #define PROG "chase run"
 #define MAX_GPUS 256
@@ -61,6 +63,8 @@ static void usage(FILE *out)
             "                         crude mode (default 5m)\n"
             "  --report FILE.json     write the per-period report (\"-\" for stdout)\n"
             "  --quiet                no per-period lines on stderr (the final summary stays)\n"
+            "  --metrics-file FILE    rewrite FILE (e.g. /var/lib/node_exporter/chase.prom) every period with\n"
+            "                         Prometheus metrics: CI, limits, energy, carbon, steps, estimated saving\n"
             "  -h, --help             this text\n"
             "\n"
             "Examples:\n"
@@ -82,6 +86,7 @@ static void usage(FILE *out)
 typedef struct opts {
     chase_session_opts_t s;
     const char *report;
+    const char *metrics;
     int quiet;
     int gpus[MAX_GPUS];
     char **command;
@@ -114,7 +119,7 @@ static int parse_gpus(const char *text, opts_t *o)
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     enum { O_SIGNAL = 256, O_POLICY, O_BUDGET, O_TOTAL, O_ETA, O_PERIOD, O_FORECASTER, O_GPUS, O_DRY, O_PROFILE,
-           O_WARMUP, O_PSTEPS, O_PLSTEP, O_TIMEOUT, O_REPORT, O_QUIET };
+           O_WARMUP, O_PSTEPS, O_PLSTEP, O_TIMEOUT, O_REPORT, O_QUIET, O_METRICS };
     static const struct option longopts[] = {
         {"signal", required_argument, 0, O_SIGNAL},         {"policy", required_argument, 0, O_POLICY},
         {"budget", required_argument, 0, O_BUDGET},         {"total-steps", required_argument, 0, O_TOTAL},
@@ -124,6 +129,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"warmup-steps", required_argument, 0, O_WARMUP},   {"profile-steps", required_argument, 0, O_PSTEPS},
         {"pl-step", required_argument, 0, O_PLSTEP},        {"progress-timeout", required_argument, 0, O_TIMEOUT},
         {"report", required_argument, 0, O_REPORT},         {"quiet", no_argument, 0, O_QUIET},
+        {"metrics-file", required_argument, 0, O_METRICS},
         {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     chase_session_opts_init(&o->s);
@@ -136,6 +142,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case O_FORECASTER: o->s.forecaster = optarg; break;
         case O_PROFILE: o->s.profile_file = optarg; break;
         case O_REPORT: o->report = optarg; break;
+        case O_METRICS: o->metrics = optarg; break;
         case O_DRY: o->s.dry_run = 1; break;
         case O_QUIET: o->quiet = 1; break;
         case O_GPUS: bad = parse_gpus(optarg, o); break;
@@ -167,19 +174,47 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     return -1;
 }
 
-static void print_row(const char *what, const chase_period_t *r)
+static void print_row(const char *what, const chase_period_t *r, const chase_run_status_t *st, double budget_pct)
 {
     char ts[32];
     chase_time_format((int64_t)floor(r->start), ts, sizeof ts);
-    fprintf(stderr, PROG ": %s %s  %5.0f s  CI %6.1f g/kWh%s  limit %5.0f %s  %10.1f J  %8.3f g  %6.0f steps\n",
+    fprintf(stderr, PROG ": %s %s  %5.0f s  CI %6.1f g/kWh%s  limit %5.0f %s  %10.1f J  %8.3f g  %6.0f steps",
             what, ts, r->end - r->start, r->ci, r->stale ? " (stale)" : "", r->setting, chase_knob_unit(r->knob),
             r->energy_j, r->carbon_g, r->work);
+    run_output_status(stderr, st, budget_pct);
+    fputc('\n', stderr);
 }
 
 typedef struct printer {
     int quiet;
     size_t profile_rows;
+    chase_session_t *S; /* set once the session is open */
+    chase_live_job_t *lj;
+    const char *metrics; /* --metrics-file */
+    char run_label[256];
+    int metrics_failed; /* said once */
 } printer_t;
+
+/* The record as it stands, with the job's progress counts (the session leaves those to the front end). */
+static void record_now(printer_t *p, chase_run_record_t *rec)
+{
+    chase_progress_stats_t ps;
+    chase_live_job_progress(p->lj, &ps);
+    chase_session_record(p->S, rec);
+    rec->steps = ps.steps;
+    rec->samples = ps.samples;
+    rec->messages = (double)ps.messages;
+    rec->malformed = (double)ps.malformed;
+    rec->ranks = ps.ranks;
+}
+
+static void write_metrics(printer_t *p, const chase_run_record_t *rec, const chase_run_status_t *st, int running)
+{
+    chase_metrics_t m = {p->run_label, rec, st, running};
+    chase_err_t err;
+    if (chase_metrics_write(p->metrics, &m, &err) != CHASE_OK && !p->metrics_failed++)
+        fprintf(stderr, PROG ": warning: --metrics-file: %s (the run goes on)\n", err.msg);
+}
 
 static void on_period(void *arg, const chase_period_t *row)
 {
@@ -187,8 +222,21 @@ static void on_period(void *arg, const chase_period_t *row)
     const char *what = "period ";
     if (row->phase == CHASE_PHASE_PROFILE)
         what = p->profile_rows++ == 0 ? "warm-up" : "profile";
+    if (p->quiet && !p->metrics)
+        return;
+    chase_run_record_t rec;
+    chase_run_status_t st;
+    record_now(p, &rec);
+    /* Profiling's rows are told all at once when it ends: each is shown as the run stood at its own end. */
+    chase_ledger_t upto = *rec.ledger;
+    while (upto.n > 1 && upto.rows[upto.n - 1].end > row->end)
+        upto.n--;
+    rec.ledger = &upto;
+    chase_run_status(&rec, &st);
     if (!p->quiet)
-        print_row(what, row);
+        print_row(what, row, &st, rec.budget_pct);
+    if (p->metrics)
+        write_metrics(p, &rec, &st, 1);
 }
 
 static void on_message(void *arg, chase_session_level_t level, const char *text)
@@ -210,20 +258,20 @@ static int all_restored(chase_session_t *S)
 }
 
 /* Writes the report (when asked) and the summary; returns 0, or 1 when the report could not be written. */
-static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int exit_status, int interrupted)
+static int finish(printer_t *p, const opts_t *o, int exit_status, int interrupted)
 {
+    chase_session_t *S = p->S;
     chase_progress_stats_t ps;
-    chase_live_job_progress(lj, &ps);
+    chase_live_job_progress(p->lj, &ps);
     chase_run_record_t rec;
-    chase_session_record(S, &rec);
+    record_now(p, &rec);
     rec.command = o->command;
     rec.exit_status = exit_status;
     rec.interrupted_by = interrupted ? chase_signal_abbrev(interrupted) : NULL;
-    rec.steps = ps.steps;
-    rec.samples = ps.samples;
-    rec.messages = (double)ps.messages;
-    rec.malformed = (double)ps.malformed;
-    rec.ranks = ps.ranks;
+    chase_run_status_t st;
+    chase_run_status(&rec, &st);
+    if (p->metrics)
+        write_metrics(p, &rec, &st, 0);
     int status = 0;
     if (o->report) {
         char *text = NULL;
@@ -240,12 +288,15 @@ static int finish(chase_session_t *S, const opts_t *o, chase_live_job_t *lj, int
     size_t prof = chase_ledger_count(l, CHASE_PHASE_PROFILE);
     if (l->n == 0)
         fprintf(stderr, PROG ": no period was completed under control (policy %s)\n", rec.policy);
-    else
+    else {
         fprintf(stderr,
             PROG ": %.1f s, %zu control periods + %zu profiling, %.1f J, %.3f gCO2eq, %.0f steps, mean limit %.0f %s, "
-                 "policy %s%s\n",
+                 "policy %s%s",
             t.time_s, l->n - prof, prof, t.energy_j, t.carbon_g, t.work, t.mean_setting, chase_knob_unit(rec.knob),
             rec.policy, rec.dry_run ? " (observe only)" : "");
+        run_output_savings(stderr, &st.savings);
+        fputc('\n', stderr);
+    }
     if (t.unpriced_s > 0)
         fprintf(stderr, PROG ": no carbon intensity was known for %.0f s of the run: its carbon is not counted\n",
                 t.unpriced_s);
@@ -270,7 +321,7 @@ int chase_cmd_run(int argc, char **argv)
     chase_err_clear(&err);
     chase_live_job_t *lj = NULL;
     chase_session_t *S = NULL;
-    printer_t pr = {o->quiet, 0};
+    printer_t pr = {.quiet = o->quiet};
     o->s.on_period = on_period;
     o->s.on_message = on_message;
     o->s.arg = &pr;
@@ -281,11 +332,24 @@ int chase_cmd_run(int argc, char **argv)
         free(o);
         return status;
     }
+    if (o->metrics && (!strcmp(o->metrics, "-") || chase_file_check_writable(o->metrics, &err) != CHASE_OK)) {
+        const char *why = !strcmp(o->metrics, "-") ? "needs a file (the textfile collector reads files), not standard "
+                                                     "output"
+                                                   : err.msg;
+        status = cli_bad(PROG, "--metrics-file %s", why);
+        free(o);
+        return status;
+    }
+    pr.metrics = o->metrics;
+    if (o->metrics)
+        chase_metrics_run_label(o->metrics, pr.run_label, sizeof pr.run_label);
     /* Before anything that may start a thread (the NVML library, HTTP clients of live signals). */
     if ((rc = chase_live_job_create(NULL, &lj, &err)) != CHASE_OK || (rc = chase_session_open(&o->s, &S, &err))) {
         status = cli_fail(PROG, rc, &err);
         goto out;
     }
+    pr.S = S;
+    pr.lj = lj;
     int early = chase_live_job_pending(lj);
     if (early) {
         fprintf(stderr, PROG ": interrupted by %s before the command started: nothing was started or changed\n",
@@ -316,7 +380,7 @@ int chase_cmd_run(int argc, char **argv)
     chase_err_t werr;
     if (chase_live_job_wait(lj, &exit_status, &werr) != CHASE_OK)
         fprintf(stderr, PROG ": %s\n", werr.msg);
-    int report_failed = finish(S, o, lj, exit_status, interrupted);
+    int report_failed = finish(&pr, o, exit_status, interrupted);
     status = exit_status;
     if (status == 0 && (rc != CHASE_OK || report_failed))
         status = 1;

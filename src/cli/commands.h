@@ -8,5 +8,6 @@ int chase_cmd_devices(int argc, char **argv);
 int chase_cmd_run(int argc, char **argv);
 int chase_cmd_signal(int argc, char **argv);
 int chase_cmd_restore(int argc, char **argv);
+int chase_cmd_report(int argc, char **argv);
 
 #endif

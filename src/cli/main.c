@@ -16,6 +16,7 @@ static const command_t commands[] = {
     {"signal", chase_cmd_signal, "show what a carbon-intensity source returns"},
     {"devices", chase_cmd_devices, "list the GPUs with their power limits and energy counters"},
     {"run", chase_cmd_run, "run a training command under carbon-aware power limits"},
+    {"report", chase_cmd_report, "show what a run saved: table, chart and CSV of a chase run report"},
     {"restore", chase_cmd_restore, "put back the GPU power limits a chase run left when it was killed"},
 };
 

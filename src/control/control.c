@@ -17,6 +17,7 @@ void chase_control_config_init(chase_control_config_t *cfg)
     cfg->work_total = NAN;
     cfg->budget_pct = NAN;
     cfg->history_s = 14 * 86400;
+    cfg->job_start = NAN;
 }
 
 /* The CI observed so far, on the signal's step grid (NAN where the signal had nothing). */
@@ -216,6 +217,8 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         skill_expect(&L->skill, j, j < L->n_ahead ? L->ahead[j] : NAN, &L->ahead_expect[j], &L->ahead_expect_rmse[j]);
     }
     chase_period_t row = {.start = a, .ci_forecast = forecast_period(L, a, b)};
+    /* The budget counts from the job's own start: time spent before control (profiling) is part of it. */
+    double job_start = isfinite(cfg->job_start) ? cfg->job_start : t0;
     size_t keep = (size_t)(cfg->history_s / (double)(L->hist.step_s > 0 ? L->hist.step_s : 1));
     size_t from = L->hist.n > keep ? L->hist.n - keep : 0;
     chase_policy_ctx_t ctx = {
@@ -235,10 +238,10 @@ static int run_period(loop_t *L, size_t k, double t0, int *finished, chase_err_t
         .ci_ahead_expect_rmse = L->ahead_expect_rmse,
         .work_done = L->job->ops->work_done(L->job->self),
         .work_total = cfg->work_total,
-        .job_start = t0,
+        .job_start = job_start,
         .deadline = isfinite(cfg->budget_pct) && isfinite(cfg->work_total)
-                        ? t0 + (1 + cfg->budget_pct / 100) * cfg->work_total /
-                                   chase_profile_top_throughput(L->profile)
+                        ? job_start + (1 + cfg->budget_pct / 100) * cfg->work_total /
+                                          chase_profile_top_throughput(L->profile)
                         : INFINITY,
         .hull = &L->hull,
         .profile = L->profile,

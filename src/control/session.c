@@ -383,6 +383,7 @@ int chase_session_run(chase_session_t *s, chase_job_t *job, chase_err_t *err)
 {
     stop_job_t sj = {job, 0};
     chase_job_t wrapped = {&stop_job_ops, &sj};
+    double job_start = job->ops->now(job->self);
     int finished = 0, rc = CHASE_OK;
     if (!s->profile && (chase_policy_needs(s->policy) & CHASE_POLICY_NEEDS_PROFILE))
         rc = profile_online(s, &wrapped, &finished, err);
@@ -399,6 +400,7 @@ int chase_session_run(chase_session_t *s, chase_job_t *job, chase_err_t *err)
         cfg.period_s = s->o.period_s;
         cfg.budget_pct = s->o.budget_pct;
         cfg.resume = 1;
+        cfg.job_start = job_start;
         if (!strcmp(s->profile->unit, "step"))
             cfg.work_total = s->o.total_steps;
         else if (isfinite(s->o.total_steps))

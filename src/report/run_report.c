@@ -8,6 +8,7 @@
 #include "chase/report.h"
 #include "chase/timeutil.h"
 #include "report/json.h"
+#include "report/savings_json.h"
 #include "util/atomic_file.h"
 
 static void add_gpus(cJSON *root, const chase_run_record_t *r)
@@ -112,6 +113,7 @@ int chase_report_run_json(const chase_run_record_t *r, char **out, chase_err_t *
     report_json_number(tot, "unpriced_s", t.unpriced_s);
     report_json_number(tot, "steps", t.work);
     report_json_knob(tot, "mean_", r->knob, t.mean_setting);
+    report_json_savings(root, r);
     cJSON_AddNumberToObject(root, "exit_status", r->exit_status);
     add_string_or_null(root, "interrupted_by", r->interrupted_by);
     add_string_or_null(root, "error", r->error && r->error[0] ? r->error : NULL);

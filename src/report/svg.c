@@ -483,8 +483,10 @@ static void put_header(FILE *out, const char *title, const chase_trace_t *trace,
     fputs("</text>\n", out);
 }
 
-int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs, size_t n,
-                     chase_err_t *err)
+/* The chart of chase_report_svg, with the power panel's axis title and, when ci_run is not NULL, the name the
+ * subtitle gives the run whose ledger holds the CI (else the first drawn run's policy). */
+static int draw(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs, size_t n,
+                const char *power_axis, const char *ci_run, chase_err_t *err)
 {
     if (!out)
         return chase_err_set(err, CHASE_EINVAL, "svg: no output stream");
@@ -521,7 +523,7 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
         pmax = fmax(pmax, pl[i].vmax);
         if (!first) {
             first = l;
-            ci_policy = runs[i].policy;
+            ci_policy = ci_run ? ci_run : runs[i].policy;
         }
     }
     if (!rc && !drawn && trace && trace->n) {
@@ -558,7 +560,7 @@ int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, c
                    "Carbon intensity (gCO\xE2\x82\x82"
                    "eq/kWh)");
     if (drawn)
-        put_value_axis(out, &ypl, "Power limit (W)");
+        put_value_axis(out, &ypl, power_axis);
     put_time_axis(out, &x, TOP_Y, bottom);
     fprintf(out, "<g fill=\"none\" stroke=\"#888\"><rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", PLOT_X0,
             yci.top, PLOT_X1 - PLOT_X0, yci.bottom - yci.top);
@@ -603,5 +605,55 @@ done:
         free(pl[i].s);
     free(pl);
     free(ci.s);
+    return rc;
+}
+
+int chase_report_svg(FILE *out, const char *title, const chase_trace_t *trace, const chase_report_run_t *runs, size_t n,
+                     chase_err_t *err)
+{
+    return draw(out, title, trace, runs, n, "Power limit (W)", NULL, err);
+}
+
+/* A live run's chart: the lines are the limit in force and the power drawn per GPU (what the limit did), and in an
+ * observe-only run the limit the policy decided. The power line is a copy of the ledger with each period's mean
+ * draw per GPU as its value, so the same line code draws it. */
+int chase_report_run_svg(FILE *out, const char *title, const chase_run_record_t *r, chase_err_t *err)
+{
+    if (!r || !r->ledger)
+        return chase_err_set(err, CHASE_EINVAL, "svg: no run");
+    const chase_ledger_t *l = r->ledger;
+    chase_ledger_t power, decided;
+    chase_ledger_init(&power);
+    chase_ledger_init(&decided);
+    int per = r->n_gpus > 0 ? r->n_gpus : 1, rc = CHASE_OK;
+    for (size_t i = 0; i < l->n && rc == CHASE_OK; i++) {
+        chase_period_t p = l->rows[i];
+        double d = p.end - p.start;
+        p.setting = d > 0 ? p.energy_j / d / per : NAN;
+        rc = chase_ledger_append(&power, &p);
+        p.setting = l->rows[i].decided;
+        if (rc == CHASE_OK && r->dry_run)
+            rc = chase_ledger_append(&decided, &p);
+    }
+    if (rc != CHASE_OK) {
+        chase_ledger_free(&power);
+        chase_ledger_free(&decided);
+        return chase_err_set(err, rc, "svg: out of memory");
+    }
+    /* Power shares the panel with the setting only when the setting is in watts too. */
+    int watts = r->knob == CHASE_KNOB_POWER_LIMIT;
+    char axis[64];
+    snprintf(axis, sizeof axis, watts ? "Limit and power per GPU (W)" : "%s (%s)", chase_knob_name(r->knob),
+             chase_knob_unit(r->knob));
+    chase_report_run_t runs[3];
+    size_t n = 0;
+    runs[n++] = (chase_report_run_t){"limit", l};
+    if (r->dry_run)
+        runs[n++] = (chase_report_run_t){"decided limit", &decided};
+    if (watts)
+        runs[n++] = (chase_report_run_t){"power", &power};
+    rc = draw(out, title, NULL, runs, n, axis, r->policy ? r->policy : "", err);
+    chase_ledger_free(&power);
+    chase_ledger_free(&decided);
     return rc;
 }
