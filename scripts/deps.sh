@@ -4,7 +4,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcjson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libsvm-dev
       python3 python3-torch python3-pip python3-setuptools clang libclang-rt-14-dev locales help2man man-db
-      systemd)  # systemd-analyze verifies chased's unit (tests/agent); util-linux's setpriv is always there
+      systemd  # systemd-analyze verifies chased's unit (tests/agent); util-linux's setpriv is always there
+      # The Slurm plugin: its headers and munge to build it, a real Slurm to test it (tests/slurm; the daemons'
+      # services stay down without /etc/slurm/slurm.conf: the tests start their own from a temporary folder).
+      libslurm-dev libmunge-dev munge slurmctld slurmd slurm-client)
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 missing=()

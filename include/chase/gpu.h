@@ -21,6 +21,7 @@ typedef struct chase_gpu_info {
     char name[96];
     char uuid[96];
     char pci_bus_id[32];
+    int minor;           /* the device file's minor number (/dev/nvidiaN is N), -1 when the backend cannot say */
     double pl_w;         /* current power limit */
     double default_pl_w;
     double min_pl_w;

@@ -1,4 +1,5 @@
-/* A live job: the training command run as a child process, on the wall clock, with its progress channel.
+/* A live job: the training command run as a child process, on the wall clock, with its progress channel; or, for a
+ * front end whose job someone else starts (the Slurm plugin), a job with no child that ends when told to.
  *
  * It is the chase_job_t that `chase run` hands to the session. Every catchable signal whose default action ends a
  * process (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, ...) and SIGCHLD are blocked from
@@ -30,6 +31,15 @@ int chase_live_job_pending(chase_live_job_t *lj);
  * the variables named in hide_env (NULL-terminated, may be NULL: e.g. the carbon APIs' credentials).
  * CHASE_ENOTFOUND when the command cannot be run. */
 int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], const char *const *hide_env, chase_err_t *err);
+
+/* Makes lj a job with no child of its own, whose processes someone else started and waits for (slurmstepd, say):
+ * from now on run_until ends it (*finished = 1) when fd becomes readable or hangs up, i.e. when the other end writes
+ * or closes, instead of at a child's exit; termination signals still interrupt it. fd stays the caller's, and
+ * nothing else may be written to it before the end. CHASE_ESTATE when lj already started a child. */
+int chase_live_job_watch(chase_live_job_t *lj, int fd, chase_err_t *err);
+
+/* The address of the progress channel ("unix:/path") to hand to processes the caller starts itself. */
+const char *chase_live_job_address(const chase_live_job_t *lj);
 
 /* The job for chase_control_run: now() is the UTC wall clock; run_until() waits for t_end, the child's exit
  * (*finished = 1) or a termination signal, which is forwarded to the child and ends run_until with CHASE_ESTATE

@@ -43,6 +43,8 @@ struct chase_live_job {
     sigset_t blocked, old_mask;
     struct sigaction old_pipe;
     pid_t pid; /* 0: no child */
+    int watch_fd;   /* a job without a child: it ends when this becomes readable or hangs up (-1: not watched) */
+    int watch_done;
     int child_done;
     int child_status; /* exit code or 128 + signal */
     int interrupted;  /* termination signal received, 0: none */
@@ -149,6 +151,15 @@ static void *reader_main(void *arg)
     }
 }
 
+/* Whether the job is over: its child exited, or, for a watched job, the watched descriptor said so. */
+static int job_over(chase_live_job_t *lj)
+{
+    if (lj->watch_fd >= 0)
+        return lj->watch_done;
+    reap(lj);
+    return lj->pid <= 0 || lj->child_done;
+}
+
 static int job_run_until(void *self, double t_end, int *finished, chase_err_t *err)
 {
     chase_live_job_t *lj = self;
@@ -156,9 +167,8 @@ static int job_run_until(void *self, double t_end, int *finished, chase_err_t *e
     if (lj->interrupted)
         return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", chase_signal_abbrev(lj->interrupted));
     for (;;) {
-        reap(lj);
-        if (lj->pid <= 0 || lj->child_done) {
-            drain_progress(lj); /* the child's last report was queued before it exited */
+        if (job_over(lj)) {
+            drain_progress(lj); /* the job's last report was queued before it ended */
             *finished = 1;
             return CHASE_OK;
         }
@@ -166,20 +176,19 @@ static int job_run_until(void *self, double t_end, int *finished, chase_err_t *e
         /* Wake at least once a second: SIGCHLD can be lost to a coalesced signal, waitpid cannot. A signal already
          * pending is read even when the period is over. */
         double wait = now < t_end ? fmin(t_end - now, 1.0) : 0;
-        struct pollfd fd = {lj->sigfd, POLLIN, 0};
-        int r = poll(&fd, 1, (int)ceil(wait * 1000));
+        struct pollfd fds[2] = {{lj->sigfd, POLLIN, 0}, {lj->watch_fd, POLLIN, 0}}; /* a negative fd is skipped */
+        int r = poll(fds, 2, (int)ceil(wait * 1000));
         if (r < 0 && errno != EINTR)
             return chase_err_set(err, CHASE_EIO, "live job: poll: %s", strerror(errno));
-        if (r > 0 && (fd.revents & POLLIN)) {
+        if (r > 0 && (fds[0].revents & POLLIN)) {
             int sig = read_signals(lj);
             if (sig)
                 return chase_err_set(err, CHASE_ESTATE, "interrupted by %s", chase_signal_abbrev(sig));
         }
-        if (!(wall_now() < t_end)) {
-            reap(lj);
-            if (!lj->child_done)
-                return CHASE_OK;
-        }
+        if (r > 0 && fds[1].revents)
+            lj->watch_done = 1; /* data, end of file, or an error: the watcher's side is done with the job */
+        if (!(wall_now() < t_end) && !job_over(lj))
+            return CHASE_OK;
     }
 }
 
@@ -200,6 +209,7 @@ int chase_live_job_create(const char *progress_dir, chase_live_job_t **out, chas
     if (!lj)
         return chase_err_set(err, CHASE_ENOMEM, "live job: out of memory");
     lj->sigfd = -1;
+    lj->watch_fd = -1;
     lj->stop_pipe[0] = lj->stop_pipe[1] = -1;
     lj->job.ops = &live_job_ops;
     lj->job.self = lj;
@@ -269,6 +279,8 @@ int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], const char *c
         return chase_err_set(err, CHASE_EINVAL, "live job: no command to run");
     if (lj->pid > 0)
         return chase_err_set(err, CHASE_ESTATE, "live job: a child is already running");
+    if (lj->watch_fd >= 0)
+        return chase_err_set(err, CHASE_ESTATE, "live job: a watched job has no child of its own");
     size_t n_env = 0;
     while (environ && environ[n_env])
         n_env++;
@@ -308,6 +320,22 @@ int chase_live_job_spawn(chase_live_job_t *lj, char *const argv[], const char *c
         return chase_err_set(err, CHASE_ENOTFOUND, "cannot run '%s': %s", argv[0], strerror(e));
     lj->pid = pid;
     return CHASE_OK;
+}
+
+int chase_live_job_watch(chase_live_job_t *lj, int fd, chase_err_t *err)
+{
+    if (fd < 0)
+        return chase_err_set(err, CHASE_EINVAL, "live job: no descriptor to watch");
+    if (lj->pid > 0)
+        return chase_err_set(err, CHASE_ESTATE, "live job: it has a child of its own; a watched job has none");
+    lj->watch_fd = fd;
+    lj->watch_done = 0;
+    return CHASE_OK;
+}
+
+const char *chase_live_job_address(const chase_live_job_t *lj)
+{
+    return chase_progress_address(lj->progress);
 }
 
 chase_job_t *chase_live_job_job(chase_live_job_t *lj)

@@ -223,6 +223,7 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
     chase_nvml_t *nv = self;
     memset(out, 0, sizeof *out);
     out->index = idx;
+    out->minor = -1;
     out->pl_w = out->default_pl_w = out->min_pl_w = out->max_pl_w = out->power_w = out->energy_j = NAN;
     int rc = gpu_usable(nv, idx, err);
     if (rc != CHASE_OK)
@@ -252,6 +253,9 @@ static int nvml_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *er
         }
     }
     out->name[sizeof out->name - 1] = out->uuid[sizeof out->uuid - 1] = '\0';
+    /* The minor number ties the GPU to its device file (/dev/nvidiaN), which is how a scheduler names it; it was
+     * read once, when NVML was opened. */
+    out->minor = g->minor;
 
     chase_setting_range_t pl;
     if ((rc = nvml_get_setting(nv, idx, CHASE_KNOB_POWER_LIMIT, &pl, err)) ||
@@ -364,7 +368,7 @@ static int open_gpu(chase_nvml_t *nv, int i, chase_err_t *err)
         bus = nv->api.pci_info_version >= 2 ? pci.bus_id : pci.bus_id_legacy;
     }
     unsigned int minor = 0;
-    if (nv->api.device_minor && nv->api.device_minor(g->dev, &minor) == NVML_SUCCESS && minor < 1u << 20)
+    if (nv->api.minor_number && nv->api.minor_number(g->dev, &minor) == NVML_SUCCESS && minor < 1u << 20)
         g->minor = (int)minor;
     if (name[0] || bus[0])
         snprintf(g->label, sizeof g->label, "GPU %d (%s%s%s)", i, name, name[0] && bus[0] ? ", " : "", bus);

@@ -60,7 +60,7 @@ typedef struct nvml_api {
     nvml_return_t (*power_limit_default)(nvml_device_t device, unsigned int *default_mw);
     nvml_return_t (*power_usage)(nvml_device_t device, unsigned int *power_mw);
     nvml_return_t (*total_energy)(nvml_device_t device, unsigned long long *energy_mj);
-    nvml_return_t (*device_minor)(nvml_device_t device, unsigned int *minor); /* N of /dev/nvidiaN */
+    nvml_return_t (*minor_number)(nvml_device_t device, unsigned int *minor);
 } nvml_api_t;
 
 /* Loads the library named by CHASE_NVML_LIBRARY (default libnvidia-ml.so.1) and resolves its entry points.

@@ -77,7 +77,7 @@ int nvml_api_load(nvml_api_t *api, chase_err_t *err)
     RESOLVE(api, power_limit_default, "nvmlDeviceGetPowerManagementDefaultLimit");
     RESOLVE(api, power_usage, "nvmlDeviceGetPowerUsage");
     RESOLVE(api, total_energy, "nvmlDeviceGetTotalEnergyConsumption");
-    RESOLVE(api, device_minor, "nvmlDeviceGetMinorNumber");
+    RESOLVE(api, minor_number, "nvmlDeviceGetMinorNumber");
     return CHASE_OK;
 }
 

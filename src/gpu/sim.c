@@ -36,6 +36,7 @@ static int sim_info(void *self, int idx, chase_gpu_info_t *out, chase_err_t *err
     double x, p;
     chase_profile_at(s->profile, s->value[idx], &x, &p);
     *out = (chase_gpu_info_t){.index = idx,
+                              .minor = -1,
                               .pl_w = s->value[idx],
                               .default_pl_w = chase_profile_max_setting(s->profile),
                               .min_pl_w = chase_profile_min_setting(s->profile),

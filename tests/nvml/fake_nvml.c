@@ -13,6 +13,8 @@
  *   FAKE_NVML_FAIL_SET=IDX,AFTER,CODE nvmlDeviceSetPowerManagementLimit on GPU IDX answers CODE (NO_PERMISSION,
  *                                     GPU_IS_LOST, UNKNOWN, ... or a number) once this process made AFTER sets on it
  *   FAKE_NVML_INIT_DELAY_MS=N         nvmlInit takes N ms (a slow driver)
+ *   FAKE_NVML_MINORS=M0,M1,...        GPU i's device minor number is Mi (default i), as /dev/nvidiaMi; lets a test
+ *                                     tell NVML indices from device files, which differ on real machines
  * Built twice: as libnvidia-ml-fake.so (a current driver) and, with FAKE_NVML_V1, as libnvidia-ml-fake-v1.so (an
  * old driver: unversioned entry points only, the v1 PCI struct, no energy counter). */
 #include <stdio.h>
@@ -67,6 +69,7 @@ static struct {
     int fail_set_idx, fail_set_code;  /* FAKE_NVML_FAIL_SET */
     unsigned long fail_set_after;
     unsigned long sets[FAKE_NVML_MAX_GPUS]; /* successful sets by this process, per GPU */
+    unsigned int minor[FAKE_NVML_MAX_GPUS]; /* FAKE_NVML_MINORS */
 } fake = {.lose_idx = -1, .fail_set_idx = -1};
 
 /* An NVML status from its name (NO_PERMISSION, GPU_IS_LOST, UNKNOWN, ...) or number; -1 when unknown. */
@@ -138,6 +141,25 @@ static nvmlReturn_t fake_init(void)
             fake.fail_set_code = status_code(c);
         } else {
             fprintf(stderr, "fake NVML: FAKE_NVML_FAIL_SET=%s should be IDX,AFTER_SETS,CODE\n", fail);
+        }
+    }
+    /* By default device files are numbered backwards (GPU 0 of 2 is /dev/nvidia1), as the driver's probe order can
+     * make them: a caller that takes the index for the minor number is caught. */
+    unsigned n_gpus = fake.h.state->n_gpus;
+    for (unsigned i = 0; i < FAKE_NVML_MAX_GPUS; i++)
+        fake.minor[i] = i < n_gpus ? n_gpus - 1 - i : i;
+    const char *minors = getenv("FAKE_NVML_MINORS");
+    if (minors && *minors) {
+        const char *p = minors;
+        for (int i = 0; i < FAKE_NVML_MAX_GPUS && *p; i++) {
+            char *end;
+            unsigned long m = strtoul(p, &end, 10);
+            if (end == p || (*end && *end != ',') || m > 255) {
+                fprintf(stderr, "fake NVML: FAKE_NVML_MINORS=%s should be numbers 0..255, comma-separated\n", minors);
+                break;
+            }
+            fake.minor[i] = (unsigned)m;
+            p = *end ? end + 1 : end;
         }
     }
     const char *reset = getenv("FAKE_NVML_RESET_ENERGY_AT");
@@ -344,20 +366,6 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
 }
 #endif
 
-/* Device files numbered backwards (GPU 0 of 2 is /dev/nvidia1), as the driver's probe order can make them: a caller
- * that takes the index for the minor number is caught. */
-nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minor)
-{
-    int i;
-    nvmlReturn_t rc = enter(device, &i);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!minor)
-        return leave(NVML_ERROR_INVALID_ARGUMENT);
-    *minor = fake.h.state->n_gpus - 1u - (unsigned)i;
-    return leave(NVML_SUCCESS);
-}
-
 nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit)
 {
     int i;
@@ -412,6 +420,18 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int
     fake_state_set_limit(fake.h.state, i, limit, fake_state_now_ns());
     g->set_calls++;
     fake.sets[i]++;
+    return leave(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minor)
+{
+    int i;
+    nvmlReturn_t rc = enter(device, &i);
+    if (rc != NVML_SUCCESS)
+        return rc;
+    if (!minor)
+        return leave(NVML_ERROR_INVALID_ARGUMENT);
+    *minor = fake.minor[i];
     return leave(NVML_SUCCESS);
 }
 

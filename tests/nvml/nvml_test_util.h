@@ -39,7 +39,7 @@ static inline const char *nvml_test_fresh(const char *name, int n_gpus)
     static const char *const injected[] = {
         "FAKE_NVML_NO_PERMISSION", "FAKE_NVML_DRIVER_NOT_LOADED", "FAKE_NVML_LOSE_GPU",
         "FAKE_NVML_NO_ENERGY",     "FAKE_NVML_RESET_ENERGY_AT",   "FAKE_NVML_DRAW_W",
-        "FAKE_NVML_LOAD",          "FAKE_NVML_POWER_CURVE"};
+        "FAKE_NVML_LOAD",          "FAKE_NVML_POWER_CURVE",       "FAKE_NVML_MINORS"};
     for (size_t i = 0; i < sizeof injected / sizeof injected[0]; i++)
         unsetenv(injected[i]);
     return path;

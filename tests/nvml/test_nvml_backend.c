@@ -57,6 +57,7 @@ static void test_count_and_info(void)
     CHECK_STR(in.name, "NVIDIA A40");
     CHECK_STR(in.uuid, "GPU-fa4e0000-0000-4000-8000-000000000002");
     CHECK_STR(in.pci_bus_id, "00000000:43:00.0"); /* from the v3 struct's 32-byte busId, not the legacy one */
+    CHECK(in.minor == 0);                          /* the fake's default: device files numbered backwards */
     CHECK_NEAR(in.pl_w, 300, 1e-9);
     CHECK_NEAR(in.default_pl_w, 300, 1e-9);
     CHECK_NEAR(in.min_pl_w, 100, 1e-9);
@@ -359,6 +360,25 @@ static void test_power_curve(void)
     cJSON_Delete(s);
 }
 
+/* Device minor numbers are NVML's, not the indices: a scheduler names GPUs by their device files (/dev/nvidiaN). */
+static void test_minor_numbers(void)
+{
+    nvml_test_fresh("minors", 3);
+    setenv("FAKE_NVML_MINORS", "2,0,1", 1);
+    chase_gpu_t *g = open_ok();
+    unsetenv("FAKE_NVML_MINORS");
+    if (!g)
+        return;
+    chase_err_t err;
+    chase_gpu_info_t in;
+    int want[] = {2, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        CHECK(chase_gpu_info(g, i, &in, &err) == CHASE_OK);
+        CHECK(in.minor == want[i]);
+    }
+    chase_gpu_free(g);
+}
+
 /* An old driver: unversioned entry points only, the v1 PCI struct, and no energy counter at all. */
 static void test_old_driver(void)
 {
@@ -404,5 +424,6 @@ int main(void)
     RUN(test_energy_not_supported);
     RUN(test_power_curve);
     RUN(test_old_driver);
+    RUN(test_minor_numbers);
     CHECK_DONE();
 }
