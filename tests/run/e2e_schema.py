@@ -14,16 +14,16 @@ from e2e_common import *  # noqa: F401,F403 (World, check, fail, plain_job, ...)
 TYPES = {"number": (int, float), "string": str, "boolean": bool, "array": list, "object": dict}
 
 
-def documented_fields():
-    """{path: [allowed types]} from the field table of docs/run.md §4 ("a.b", "a[].b" for array elements)."""
-    with open(os.path.join(os.environ["CHASE_SOURCE_DIR"], "docs", "run.md")) as f:
+def documented_fields(doc="run.md"):
+    """{path: [allowed types]} from the field table of docs/DOC ("a.b", "a[].b" for array elements)."""
+    with open(os.path.join(os.environ["CHASE_SOURCE_DIR"], "docs", doc)) as f:
         text = f.read()
     fields = {}
     for m in re.finditer(r"^\| `([a-z_.\[\]]+)` \| ([a-z ]+?) \|", text, re.M):
         kinds = [k.strip() for k in m.group(2).split(" or ")]
         check(all(k in TYPES or k == "null" for k in kinds), "docs/run.md: unknown type %r" % m.group(2))
         fields[m.group(1)] = kinds
-    check(len(fields) > 40, "docs/run.md: the field table was not found (%d rows)" % len(fields))
+    check(len(fields) > 20, "docs/%s: the field table was not found (%d rows)" % (doc, len(fields)))
     return fields
 
 
@@ -76,6 +76,37 @@ def case_fields():
     check(rep["profile_source"] == "file", "profile_source %s" % rep["profile_source"])
     check(all(g["original_power_limit_w"] == ORIGINAL_W and g["restored"] for g in rep["gpus"]), "gpus %s" % rep["gpus"])
     check(rep["error"] is None and rep["backend"] == "nvml", "error %s backend %s" % (rep["error"], rep["backend"]))
+
+
+def check_against_doc(rep, doc, free=()):
+    """Every field of rep is documented in docs/DOC with its type, and every documented field is in rep; paths
+    under a prefix in free are the report's own to name (numbers)."""
+    fields = documented_fields(doc)
+    items = []
+    walk(rep, "", items)
+    seen = set()
+    for path, value in items:
+        seen.add(path)
+        if any(path.startswith(p) for p in free):
+            check(isinstance(value, (int, float)) or value is None, "%s is not a number" % path)
+            continue
+        check(path in fields, "the report has %s, which docs/%s does not document" % (path, doc))
+        check(type_ok(value, fields.get(path, [])), "%s = %r is not %s" % (path, value, fields.get(path)))
+    for path in fields:
+        check(path in seen, "docs/%s documents %s, which the report lacks" % (doc, path))
+
+
+def case_simulate_fields():
+    """chase simulate --json -: JSON alone on stdout, with exactly the fields docs/simulate.md documents."""
+    r = subprocess.run([os.environ["CHASE_BIN"], "simulate", "--grid", "se-hydro", "--hours", "24", "--policy",
+                        "max,static,budget,oracle", "--json", "-"], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "exit status %d: %s" % (r.returncode, r.stderr))
+    rep = json.loads(r.stdout)  # nothing but the JSON: the table is not printed
+    check_against_doc(rep, "simulate.md")
+    check([x["policy"] for x in rep["results"]] == ["max", "static", "budget", "oracle"], "results %s" % rep)
+    for x in rep["results"]:
+        check(near(x["efficiency_part_pct"] + x["timing_part_pct"], x["carbon_saving_pct"], 1e-9, 1e-9),
+              "the split does not add up for %s" % x["policy"])
 
 
 def case_stdout_quiet():
