@@ -76,6 +76,9 @@ int chase_gpu_group_restore(chase_gpu_group_t *g, chase_err_t *err);
 /* 1 when GPU i holds its original setting as far as the group knows (never changed, or put back). */
 int chase_gpu_group_restored(const chase_gpu_group_t *g, int i);
 
+/* 1 when every GPU of the group holds its original setting. */
+int chase_gpu_group_all_restored(const chase_gpu_group_t *g);
+
 /* Energy all GPUs of the group used since it was opened (J). */
 int chase_gpu_group_energy(chase_gpu_group_t *g, double *joules, chase_err_t *err);
 

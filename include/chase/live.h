@@ -12,6 +12,7 @@
 #include "chase/control.h"
 #include "chase/error.h"
 #include "chase/progress.h"
+#include "chase/report.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,10 @@ chase_job_t *chase_live_job_job(chase_live_job_t *lj);
 
 /* What the child reported so far. */
 void chase_live_job_progress(chase_live_job_t *lj, chase_progress_stats_t *out);
+
+/* Fills the progress counts of a run record (steps, samples, messages, malformed, ranks) from what the child
+ * reported so far. */
+void chase_live_job_record(chase_live_job_t *lj, chase_run_record_t *rec);
 
 /* The termination signal chase received (0: none). */
 int chase_live_job_interrupted(const chase_live_job_t *lj);

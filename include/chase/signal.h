@@ -117,6 +117,9 @@ const chase_signal_source_t *chase_signal_source(size_t i);
  * last. A command that chase starts should not inherit them. */
 const char *chase_signal_secret_env(size_t i);
 
+/* All of them in out, NULL-terminated (at most cap - 1 names): the list to keep from a child's environment. */
+void chase_signal_secret_envs(const char **out, size_t cap);
+
 /* Frees s (NULL is fine). */
 void chase_signal_free(chase_signal_t *s);
 

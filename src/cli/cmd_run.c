@@ -203,14 +203,8 @@ typedef struct printer {
 /* The record as it stands, with the job's progress counts (the session leaves those to the front end). */
 static void record_now(printer_t *p, chase_run_record_t *rec)
 {
-    chase_progress_stats_t ps;
-    chase_live_job_progress(p->lj, &ps);
     chase_session_record(p->S, rec);
-    rec->steps = ps.steps;
-    rec->samples = ps.samples;
-    rec->messages = (double)ps.messages;
-    rec->malformed = (double)ps.malformed;
-    rec->ranks = ps.ranks;
+    chase_live_job_record(p->lj, rec);
 }
 
 static void write_metrics(printer_t *p, const chase_run_record_t *rec, const chase_run_status_t *st, int running)
@@ -253,21 +247,10 @@ static void on_message(void *arg, chase_session_level_t level, const char *text)
         fprintf(stderr, PROG ": %s\n", text);
 }
 
-static int all_restored(chase_session_t *S)
-{
-    chase_gpu_group_t *g = chase_session_gpus(S);
-    for (int i = 0; i < chase_gpu_group_size(g); i++)
-        if (!chase_gpu_group_restored(g, i))
-            return 0;
-    return 1;
-}
-
 /* Writes the report (when asked) and the summary; returns 0, or 1 when the report could not be written. */
 static int finish(printer_t *p, const opts_t *o, int exit_status, int interrupted)
 {
     chase_session_t *S = p->S;
-    chase_progress_stats_t ps;
-    chase_live_job_progress(p->lj, &ps);
     chase_run_record_t rec;
     record_now(p, &rec);
     rec.command = o->command;
@@ -305,8 +288,8 @@ static int finish(printer_t *p, const opts_t *o, int exit_status, int interrupte
     if (t.unpriced_s > 0)
         fprintf(stderr, PROG ": no carbon intensity was known for %.0f s of the run: its carbon is not counted\n",
                 t.unpriced_s);
-    if (ps.malformed)
-        fprintf(stderr, PROG ": %llu malformed progress messages were ignored\n", (unsigned long long)ps.malformed);
+    if (rec.malformed > 0)
+        fprintf(stderr, PROG ": %.0f malformed progress messages were ignored\n", rec.malformed);
     return status;
 }
 
@@ -364,10 +347,7 @@ int chase_cmd_run(int argc, char **argv)
     }
     /* The carbon APIs' credentials are chase's, not the training command's. */
     const char *hide[16];
-    size_t n_hide = 0;
-    for (const char *v; n_hide + 1 < sizeof hide / sizeof hide[0] && (v = chase_signal_secret_env(n_hide));)
-        hide[n_hide++] = v;
-    hide[n_hide] = NULL;
+    chase_signal_secret_envs(hide, sizeof hide / sizeof hide[0]);
     if ((rc = chase_live_job_spawn(lj, o->command, hide, &err)) != CHASE_OK) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         status = 127;
@@ -377,7 +357,7 @@ int chase_cmd_run(int argc, char **argv)
     int interrupted = chase_live_job_interrupted(lj);
     if (interrupted)
         fprintf(stderr, PROG ": interrupted by %s (forwarded to the command)%s; waiting for the command to exit\n",
-                chase_signal_abbrev(interrupted), all_restored(S) ? ": power limits restored" : "");
+                chase_signal_abbrev(interrupted), chase_gpu_group_all_restored(chase_session_gpus(S)) ? ": power limits restored" : "");
     if (rc != CHASE_OK)
         fprintf(stderr, PROG ": control stopped: %s; the command goes on without control\n",
                 err.msg[0] ? err.msg : chase_strerror(rc));

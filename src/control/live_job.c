@@ -350,6 +350,17 @@ void chase_live_job_progress(chase_live_job_t *lj, chase_progress_stats_t *out)
     pthread_mutex_unlock(&lj->lock);
 }
 
+void chase_live_job_record(chase_live_job_t *lj, chase_run_record_t *rec)
+{
+    chase_progress_stats_t ps;
+    chase_live_job_progress(lj, &ps);
+    rec->steps = ps.steps;
+    rec->samples = ps.samples;
+    rec->messages = (double)ps.messages;
+    rec->malformed = (double)ps.malformed;
+    rec->ranks = ps.ranks;
+}
+
 int chase_live_job_interrupted(const chase_live_job_t *lj)
 {
     return lj->interrupted;

@@ -243,6 +243,14 @@ double chase_gpu_group_original(const chase_gpu_group_t *g, int i) { return g->m
 int chase_gpu_group_observe_only(const chase_gpu_group_t *g) { return g->observe_only; }
 int chase_gpu_group_restored(const chase_gpu_group_t *g, int i) { return !g->m[i].changed && !g->m[i].left_changed; }
 
+int chase_gpu_group_all_restored(const chase_gpu_group_t *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (!chase_gpu_group_restored(g, i))
+            return 0;
+    return 1;
+}
+
 void chase_gpu_group_member_range(const chase_gpu_group_t *g, int i, double *lo, double *hi)
 {
     *lo = g->m[i].lo;

@@ -127,3 +127,12 @@ int chase_provider_open(const char *name, const char *keys, const chase_signal_o
     chase_source_ctx_t ctx = {opts ? opts : &defaults, -1, 0};
     return chase_source_open(row, keys, &ctx, out, err);
 }
+
+void chase_signal_secret_envs(const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *v; cap && n + 1 < cap && (v = chase_signal_secret_env(n));)
+        out[n++] = v;
+    if (cap)
+        out[n] = NULL;
+}

@@ -158,10 +158,9 @@ static void wait_for_step_end(leader_t *l)
 static int write_report(leader_t *l, int exit_status, chase_err_t *err)
 {
     chase_slurm_helper_t *h = l->h;
-    chase_progress_stats_t ps;
-    chase_live_job_progress(l->lj, &ps);
     chase_run_record_t rec;
     chase_session_record(l->session, &rec);
+    chase_live_job_record(l->lj, &rec);
     int interrupted = chase_live_job_interrupted(l->lj);
     rec.command = h->st.command;
     char spec[4096];
@@ -169,11 +168,6 @@ static int write_report(leader_t *l, int exit_status, chase_err_t *err)
     rec.signal = spec; /* as the user wrote it (not the staged copy), without its credentials */
     rec.exit_status = exit_status;
     rec.interrupted_by = interrupted ? chase_signal_abbrev(interrupted) : NULL;
-    rec.steps = ps.steps;
-    rec.samples = ps.samples;
-    rec.messages = (double)ps.messages;
-    rec.malformed = (double)ps.malformed;
-    rec.ranks = ps.ranks;
     char *run = NULL, *text = NULL;
     int rc = chase_report_run_json(&rec, &run, err);
     if (rc != CHASE_OK)
