@@ -208,8 +208,10 @@ def case_run():
         no_helpers_left(c)
         e2e_common_follows(rep)
         # One decision per period: both nodes' GPUs held the same limit through every control period, apart from
-        # the moments a decision travels (the periods' mean limits differ by a few milliseconds' worth).
-        ctl = [p for p in rep["periods"] if p["phase"] == "control" and p["complete"]]
+        # the moments a decision travels (the periods' mean limits differ by a few milliseconds' worth). A stub of
+        # a period (the job's last tens of milliseconds) is left out: there a few milliseconds weigh too much.
+        ctl = [p for p in rep["periods"]
+               if p["phase"] == "control" and p["complete"] and p["end"] - p["start"] >= 0.5]
         check(len(ctl) >= 6, "only %d complete control periods" % len(ctl))
         changed = 0
         for p in ctl:
