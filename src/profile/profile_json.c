@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "chase/profile.h"
+#include "util/atomic_file.h"
 #include "util/escape.h"
 #include "util/file.h"
 
@@ -265,45 +266,16 @@ int chase_profile_write_json(const chase_profile_t *p, const char *path, chase_e
     if (!text)
         return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
 
-    /* Write beside the target and rename over it, so a reader never sees half a profile. */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmpXXXXXX");
-    if (!tmp) {
+    /* Beside the target, then renamed over it: a reader never sees half a profile. A profile is not a secret. */
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
         free(text);
         return chase_err_set(err, CHASE_ENOMEM, "%s: out of memory", path);
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
-    int rc = CHASE_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = chase_err_set(err, CHASE_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto out;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a profile is not a secret. */
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        rc = chase_err_set(err, CHASE_EIO, "%s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    int saved = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        unlink(tmp);
-        rc = chase_err_set(err, CHASE_EIO, "%s: write failed: %s", path, strerror(saved ? saved : errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = chase_err_set(err, CHASE_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-    }
-out:
-    free(tmp);
-    free(text);
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    int rc = chase_file_write_atomic(path, line, len + 1, 0644, err);
+    free(line);
     return rc;
 }

@@ -184,6 +184,16 @@ def case_partial_set():
     check_restored(w, "after GPU 1 refused a set")
 
 
+def finish_with_chase_restore(w):
+    """The GPU chase could not put back is the one entry left in the journal; once the GPU answers again (the
+    fault gone), `chase restore` puts it back."""
+    check(len(journal_entries(w)) == 1, "journal %s" % journal_entries(w))
+    del w.env["FAKE_NVML_FAIL_SET"]
+    r = subprocess.run([os.environ["CHASE_BIN"], "restore"], env=w.env, capture_output=True, text=True)
+    check(r.returncode == 0, "chase restore: %s %s" % (r.stdout, r.stderr))
+    check_restored(w, "after chase restore")
+
+
 def case_restore_fails():
     """Putting GPU 0 back fails: chase names it, never says the limits are back, exits non-zero; the journal
     keeps GPU 0's original, so `chase restore` can finish the job."""
@@ -197,11 +207,7 @@ def case_restore_fails():
     check(g[0]["restored"] is False and g[1]["restored"] is True, "report restored flags %s" % rep["gpus"])
     gpus = w.gpus()
     check(gpus[0]["power_limit_w"] == 150 and gpus[1]["power_limit_w"] == ORIGINAL_W, "limits %s" % gpus)
-    check(len(journal_entries(w)) == 1, "journal %s" % journal_entries(w))
-    del w.env["FAKE_NVML_FAIL_SET"]
-    r = subprocess.run([os.environ["CHASE_BIN"], "restore"], env=w.env, capture_output=True, text=True)
-    check(r.returncode == 0, "chase restore: %s %s" % (r.stdout, r.stderr))
-    check_restored(w, "after chase restore")
+    finish_with_chase_restore(w)
 
 
 def case_permission_lost():
@@ -216,11 +222,7 @@ def case_permission_lost():
     gpus = w.gpus()
     check(gpus[1]["power_limit_w"] == ORIGINAL_W, "GPU 1 left at %g W" % gpus[1]["power_limit_w"])
     check(gpus[0]["power_limit_w"] != ORIGINAL_W, "the test never lowered GPU 0 (%s)" % gpus)
-    check(len(journal_entries(w)) == 1, "journal %s" % journal_entries(w))
-    del w.env["FAKE_NVML_FAIL_SET"]
-    r = subprocess.run([os.environ["CHASE_BIN"], "restore"], env=w.env, capture_output=True, text=True)
-    check(r.returncode == 0, "chase restore: %s %s" % (r.stdout, r.stderr))
-    check_restored(w, "after chase restore")
+    finish_with_chase_restore(w)
 
 
 def case_gpu_lost():
