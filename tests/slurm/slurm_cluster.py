@@ -182,8 +182,13 @@ class Cluster:
                 "munge_socket=" + self.munge_socket, "journal_dir=" + self.path("journal"),
                 "rundir=" + self.path("run", "chase"), "ports=%d-%d" % (leader_lo, leader_lo + 15),
                 "min_period=1s", "start_timeout=30s", "stop_timeout=20s"] + list(plugstack_args)
+        # srun loads the plugin as the job's user (inside a batch job: nobody), who may not reach the build tree
+        # (a clone in a 0700 folder, as mktemp -d makes): plugstack.conf names a copy in the cluster's own folder.
+        plugin = self.path("etc", "spank_chase.so")
+        shutil.copyfile(os.environ["CHASE_SLURM_PLUGIN"], plugin)
+        os.chmod(plugin, 0o755)
         with open(self.path("etc", "plugstack.conf"), "w") as f:
-            f.write("required %s %s\n" % (os.environ["CHASE_SLURM_PLUGIN"], " ".join(args)))
+            f.write("required %s %s\n" % (plugin, " ".join(args)))
 
     def _wait_idle(self, timeout=60):
         t_end = time.monotonic() + timeout
