@@ -141,29 +141,34 @@ class MetricsWatch:
     """Reads the metrics file every 5 ms while chase runs and checks every version it sees."""
 
     def __init__(self, path):
-        self.path, self.versions, self.errors, self.stop = path, [], [], False
+        self.path, self.versions, self.errors, self.stop, self.last = path, [], [], False, None
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def run(self):
-        last = None
         while not self.stop:
-            try:
-                with open(self.path) as f:
-                    text = f.read()
-            except FileNotFoundError:
-                text = None
-            if text is not None and text != last:
-                last = text
-                try:
-                    self.versions.append(prom_check.check_text(text))
-                except prom_check.PromError as e:
-                    self.errors.append("version %d: %s\n%s" % (len(self.versions) + 1, e, text))
+            self.look()
             time.sleep(0.005)
 
+    def look(self):
+        try:
+            with open(self.path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return
+        if text != self.last:
+            self.last = text
+            try:
+                self.versions.append(prom_check.check_text(text))
+            except prom_check.PromError as e:
+                self.errors.append("version %d: %s\n%s" % (len(self.versions) + 1, e, text))
+
     def finish(self):
+        """Stops watching, then reads the file chase left: the last period's version can be replaced by the final
+        one (written as chase ends) within milliseconds, and the final one counts that period too."""
         self.stop = True
         self.thread.join()
+        self.look()
 
 
 def value(fams, name, **labels):
